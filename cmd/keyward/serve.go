@@ -1,0 +1,163 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/keyward/keyward/internal/admin"
+	"github.com/keyward/keyward/internal/config"
+	"github.com/keyward/keyward/internal/httpserver"
+	"github.com/keyward/keyward/internal/keys"
+	"github.com/keyward/keyward/internal/lastused"
+	"github.com/keyward/keyward/internal/oauth"
+	"github.com/keyward/keyward/internal/secret"
+	"github.com/keyward/keyward/internal/store"
+)
+
+// lastUsedFlushInterval is how often secrets' last_used_time reaches the
+// database: often enough for a console, rare enough to cost nothing.
+const lastUsedFlushInterval = 5 * time.Second
+
+func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, rest, err := load("serve", config.UsesDatabase|config.UsesKEK|config.UsesServe, args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return &usageError{"serve takes no arguments, got " + strings.Join(rest, " ")}
+	}
+	log := newLogger(stderr, cfg.LogLevel)
+	ring, err := secret.NewKeyring(cfg.KEKs...)
+	if err != nil {
+		return &config.Error{Setting: "KEYWARD_KEY_ENCRYPTION_KEY", Problem: err.Error()}
+	}
+	if cfg.BootstrapClientID != "" {
+		if err := checkBootstrapCredentials(cfg.BootstrapClientID, cfg.BootstrapClientSecret); err != nil {
+			return err
+		}
+	}
+
+	st, err := openStore(ctx, cfg.DatabaseURL, log, 30*time.Second)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if !cfg.NoMigrate {
+		n, err := st.MigrateUp(ctx, nil)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			log.Info("applied database migrations", "count", n)
+		}
+	}
+
+	km := keys.New(st, ring, keys.Config{
+		Bits:             cfg.SigningKeyBits,
+		JWKSMaxAge:       cfg.JWKSMaxAge,
+		PublishLead:      cfg.KeyPublishLead,
+		MaxTokenLifetime: cfg.MaxTokenExpiry,
+	}, time.Now, log)
+	if err := km.Ensure(ctx); err != nil {
+		return err
+	}
+	if cfg.BootstrapClientID != "" {
+		created, err := ensureBootstrapClient(ctx, st, ring, cfg.BootstrapClientID, cfg.BootstrapClientSecret)
+		if err != nil {
+			return err
+		}
+		log.Info("bootstrap admin client is ready", "client_id", cfg.BootstrapClientID, "created", created)
+	}
+
+	usage := lastused.New(st.RecordSecretUse, log)
+	handler := httpserver.New(httpserver.Deps{
+		Log:    log,
+		Issuer: cfg.Issuer,
+		Keys:   km,
+		Ping:   st.Ping,
+		Token: oauth.TokenDeps{
+			Log: log, Issuer: cfg.Issuer, Clients: st, Ring: ring, Signer: km, Usage: usage, Now: time.Now,
+		},
+		Admin: admin.Deps{
+			Log: log, Store: st, Keys: km, Ring: ring, Issuer: cfg.Issuer,
+			MaxExpiry: int(cfg.MaxTokenExpiry.Seconds()), Now: time.Now,
+		},
+	})
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+
+	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	wg.Go(func() { km.Run(bg, cfg.KeyReloadInterval) })
+	wg.Go(func() { usage.Run(bg, lastUsedFlushInterval) })
+	defer func() {
+		stopBG()
+		wg.Wait()
+	}()
+
+	log.Info("keyward is listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer,
+		"signing_kid", km.ActiveKID(), "version", versionString())
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing in-flight requests", "timeout", cfg.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("shutdown did not finish in time", "err", err)
+	}
+	return nil
+}
+
+func newLogger(w io.Writer, level slog.Level) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+// openStore connects to the database, waiting up to wait for it to come up
+// (a database started beside keyward may still be starting).
+func openStore(ctx context.Context, url string, log *slog.Logger, wait time.Duration) (*store.Store, error) {
+	deadline := time.Now().Add(wait)
+	for attempt := 0; ; attempt++ {
+		st, err := store.Open(ctx, url, nil)
+		if err == nil {
+			return st, nil
+		}
+		if errors.Is(err, store.ErrBadURL) {
+			return nil, &config.Error{Setting: "KEYWARD_DATABASE_URL", Problem: err.Error()}
+		}
+		if !errors.Is(err, store.ErrUnavailable) || time.Now().After(deadline) {
+			return nil, fmt.Errorf("cannot reach the database: %w", err)
+		}
+		if attempt == 0 && log != nil {
+			log.Warn("waiting for the database", "err", err, "for_up_to", wait)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+}

@@ -1,0 +1,89 @@
+package admin
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/keyward/keyward/internal/store"
+)
+
+const secretNotFound = "secret not found"
+
+// HandleCreateSecret serves POST .../clients/{client_id}/secrets: one more
+// active secret, for rotation without downtime.
+func HandleCreateSecret(d Deps) http.Handler {
+	return handler(d, func(r *http.Request) (int, any, error) {
+		orgID, err := visibleOrg(r)
+		if err != nil {
+			return 0, nil, err
+		}
+		body, err := readObject(r, true)
+		if err != nil {
+			return 0, nil, err
+		}
+		if err := body.only(); err != nil {
+			return 0, nil, err
+		}
+		sec, plain := d.newSecret(chi.URLParam(r, "client_id"))
+		sec, err = d.Store.AddSecret(r.Context(), orgID, sec)
+		switch {
+		case errors.Is(err, store.ErrTooManySecrets):
+			return 0, nil, errConflict("the client already holds the most secrets allowed; delete one first")
+		case errors.Is(err, store.ErrWrongAuthMethod):
+			return 0, nil, errConflict("the client's auth_method does not use client secrets")
+		case err != nil:
+			return 0, nil, storeError(err, clientNotFound)
+		}
+		return http.StatusCreated, map[string]any{"secret": viewSecret(sec), "plain_secret": plain}, nil
+	})
+}
+
+// HandleUpdateSecret serves PATCH .../secrets/{secret_id} with {"status"}.
+func HandleUpdateSecret(d Deps) http.Handler {
+	return handler(d, func(r *http.Request) (int, any, error) {
+		orgID, err := visibleOrg(r)
+		if err != nil {
+			return 0, nil, err
+		}
+		body, err := readObject(r, false)
+		if err != nil {
+			return 0, nil, err
+		}
+		if err := body.only("status"); err != nil {
+			return 0, nil, err
+		}
+		if !body.has("status") {
+			return 0, nil, fieldError("status", "is required")
+		}
+		status, err := body.str("status")
+		if err != nil {
+			return 0, nil, err
+		}
+		if status != store.SecretActive && status != store.SecretInactive {
+			return 0, nil, fieldError("status", "must be ACTIVE or INACTIVE")
+		}
+		sec, err := d.Store.SetSecretStatus(r.Context(), orgID, chi.URLParam(r, "client_id"),
+			chi.URLParam(r, "secret_id"), status, d.now())
+		if err != nil {
+			return 0, nil, storeError(err, secretNotFound)
+		}
+		return http.StatusOK, map[string]any{"secret": viewSecret(sec)}, nil
+	})
+}
+
+// HandleDeleteSecret serves DELETE .../secrets/{secret_id}.
+func HandleDeleteSecret(d Deps) http.Handler {
+	return handler(d, func(r *http.Request) (int, any, error) {
+		orgID, err := visibleOrg(r)
+		if err != nil {
+			return 0, nil, err
+		}
+		err = d.Store.DeleteSecret(r.Context(), orgID, chi.URLParam(r, "client_id"), chi.URLParam(r, "secret_id"))
+		if err != nil {
+			return 0, nil, storeError(err, secretNotFound)
+		}
+		return http.StatusNoContent, nil, nil
+	})
+}

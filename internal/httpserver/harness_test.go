@@ -1,0 +1,253 @@
+package httpserver_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/keyward/keyward/internal/admin"
+	"github.com/keyward/keyward/internal/httpserver"
+	"github.com/keyward/keyward/internal/keys"
+	"github.com/keyward/keyward/internal/lastused"
+	"github.com/keyward/keyward/internal/oauth"
+	"github.com/keyward/keyward/internal/pgtest"
+	"github.com/keyward/keyward/internal/scope"
+	"github.com/keyward/keyward/internal/secret"
+	"github.com/keyward/keyward/internal/store"
+)
+
+// fakeClock is the injected clock of a test server. It starts at the real
+// time, so that libraries checking exp against their own clock agree, and
+// moves only when a test advances it.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// testServer is keyward's full router on a real listener and a database of
+// the test's own.
+type testServer struct {
+	URL    string // also the issuer
+	Store  *store.Store
+	Keys   *keys.Manager
+	Ring   *secret.Keyring
+	Clock  *fakeClock
+	Usage  *lastused.Recorder
+	Config keys.Config
+	Logs   *bytes.Buffer // everything the server logged
+}
+
+// syncBuffer lets the server log from many goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf *bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.Write(p)
+}
+
+const testMaxExpiry = 86400
+
+func newTestServer(t *testing.T) *testServer {
+	t.Helper()
+	st := pgtest.NewStore(t)
+	kek := make([]byte, secret.KEKSize)
+	copy(kek, "keyward test key-encryption key!")
+	ring, err := secret.NewKeyring(kek)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &bytes.Buffer{}
+	log := slog.New(slog.NewJSONHandler(&syncBuffer{buf: logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	clock := &fakeClock{t: time.Now().UTC()}
+	cfg := keys.Config{Bits: 2048, JWKSMaxAge: 15 * time.Minute, PublishLead: 30 * time.Minute, MaxTokenLifetime: testMaxExpiry * time.Second}
+	km := keys.New(st, ring, cfg, clock.Now, log)
+	if err := km.Ensure(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	usage := lastused.New(st.RecordSecretUse, log)
+
+	srv := httptest.NewUnstartedServer(nil)
+	issuer := "http://" + srv.Listener.Addr().String()
+	srv.Config.Handler = httpserver.New(httpserver.Deps{
+		Log: log, Issuer: issuer, Keys: km, Ping: st.Ping,
+		Token: oauth.TokenDeps{Log: log, Issuer: issuer, Clients: st, Ring: ring, Signer: km, Usage: usage, Now: clock.Now},
+		Admin: admin.Deps{Log: log, Store: st, Keys: km, Ring: ring, Issuer: issuer, MaxExpiry: testMaxExpiry, Now: clock.Now},
+	})
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return &testServer{URL: issuer, Store: st, Keys: km, Ring: ring, Clock: clock, Usage: usage, Config: cfg, Logs: logs}
+}
+
+// envAdmin creates an environment-admin client directly in the database
+// and returns its credentials.
+func (ts *testServer) envAdmin(t *testing.T) (id, plain string) {
+	t.Helper()
+	id, plain = secret.NewID("m2m_"), secret.NewClientSecret()
+	now := ts.Clock.Now()
+	sec := admin.SecretRow(ts.Ring, id, plain, now)
+	_, err := ts.Store.CreateClient(context.Background(), store.Client{
+		ID: id, Name: "test admin", AuthMethod: store.AuthClientSecret,
+		Scopes: []string{scope.Admin}, Expiry: 3600, CreateTime: now,
+	}, &sec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id, plain
+}
+
+// tokenResponse is the token endpoint's answer, success or error.
+type tokenResponse struct {
+	Status      int
+	Header      http.Header
+	AccessToken string `json:"access_token"`
+	TokenType   string `json:"token_type"`
+	ExpiresIn   int    `json:"expires_in"`
+	Scope       string `json:"scope"`
+	Error       string `json:"error"`
+	Description string `json:"error_description"`
+}
+
+// postToken sends form to the token endpoint with HTTP Basic credentials
+// (when id is not empty).
+func (ts *testServer) postToken(t *testing.T, id, plain string, form url.Values) tokenResponse {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, ts.URL+"/oauth/token", strings.NewReader(form.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if id != "" {
+		req.SetBasicAuth(url.QueryEscape(id), url.QueryEscape(plain))
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var tr tokenResponse
+	body, _ := io.ReadAll(resp.Body)
+	if err := json.Unmarshal(body, &tr); err != nil {
+		t.Fatalf("token endpoint answered %d with non-JSON %q", resp.StatusCode, body)
+	}
+	tr.Status, tr.Header = resp.StatusCode, resp.Header
+	return tr
+}
+
+// token gets an access token for a client with client_secret_basic, or
+// fails the test.
+func (ts *testServer) token(t *testing.T, id, plain string) string {
+	t.Helper()
+	tr := ts.postToken(t, id, plain, url.Values{"grant_type": {"client_credentials"}})
+	if tr.Status != http.StatusOK {
+		t.Fatalf("token for %s: %d %s: %s", id, tr.Status, tr.Error, tr.Description)
+	}
+	return tr.AccessToken
+}
+
+// adminToken returns an access token of a new environment admin.
+func (ts *testServer) adminToken(t *testing.T) string {
+	t.Helper()
+	id, plain := ts.envAdmin(t)
+	return ts.token(t, id, plain)
+}
+
+// apiResponse is an admin API answer.
+type apiResponse struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// JSON decodes the body into a generic map.
+func (r apiResponse) JSON(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.Body, &m); err != nil {
+		t.Fatalf("answer %d is not a JSON object: %q", r.Status, r.Body)
+	}
+	return m
+}
+
+// do sends an admin API request. body may be nil, a string (sent as is) or
+// any value (sent as JSON).
+func (ts *testServer) do(t *testing.T, method, path, token string, body any) apiResponse {
+	t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		buf, err := json.Marshal(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd = bytes.NewReader(buf)
+	}
+	req, err := http.NewRequest(method, ts.URL+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return apiResponse{Status: resp.StatusCode, Header: resp.Header, Body: b}
+}
+
+// createOrg creates an organization as an environment admin and returns its id.
+func (ts *testServer) createOrg(t *testing.T, adminTok, name string) string {
+	t.Helper()
+	r := ts.do(t, "POST", "/api/v1/organizations", adminTok, map[string]any{"display_name": name})
+	if r.Status != http.StatusCreated {
+		t.Fatalf("create organization: %d %s", r.Status, r.Body)
+	}
+	return r.JSON(t)["organization"].(map[string]any)["id"].(string)
+}
+
+// createClient creates a client in org and returns its id and plain secret.
+func (ts *testServer) createClient(t *testing.T, tok, org string, fields map[string]any) (id, plain string) {
+	t.Helper()
+	if fields["name"] == nil {
+		fields["name"] = "test client"
+	}
+	r := ts.do(t, "POST", "/api/v1/organizations/"+org+"/clients", tok, fields)
+	if r.Status != http.StatusCreated {
+		t.Fatalf("create client: %d %s", r.Status, r.Body)
+	}
+	m := r.JSON(t)
+	return m["client"].(map[string]any)["client_id"].(string), m["plain_secret"].(string)
+}

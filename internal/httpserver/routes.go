@@ -1,0 +1,48 @@
+package httpserver
+
+import (
+	"github.com/go-chi/chi/v5"
+
+	"github.com/keyward/keyward/internal/admin"
+	"github.com/keyward/keyward/internal/oauth"
+)
+
+// routes registers every route keyward serves. api/openapi.yaml documents
+// exactly these; a test keeps the two in step.
+func routes(r chi.Router, d Deps) {
+	r.Get("/healthz", handleHealthz())
+	r.Get("/readyz", handleReadyz(d))
+	r.Get("/.well-known/jwks.json", handleJWKS(d.Keys))
+	meta := handleMetadata(d.Issuer)
+	r.Get("/.well-known/oauth-authorization-server", meta)
+	r.Get("/.well-known/openid-configuration", meta)
+
+	r.Method("POST", "/oauth/token", oauth.HandleToken(d.Token))
+
+	a := d.Admin
+	r.Route("/api/v1", func(r chi.Router) {
+		r.Use(admin.Authenticate(a))
+		r.Method("GET", "/whoami", admin.HandleWhoami(a))
+		r.Group(func(r chi.Router) {
+			r.Use(admin.RequireAdmin(a))
+			r.Method("POST", "/organizations", admin.HandleCreateOrganization(a))
+			r.Method("GET", "/organizations", admin.HandleListOrganizations(a))
+			r.Method("GET", "/organizations/{org_id}", admin.HandleGetOrganization(a))
+			r.Method("PATCH", "/organizations/{org_id}", admin.HandleUpdateOrganization(a))
+			r.Method("DELETE", "/organizations/{org_id}", admin.HandleDeleteOrganization(a))
+
+			r.Method("POST", "/organizations/{org_id}/clients", admin.HandleCreateClient(a))
+			r.Method("GET", "/organizations/{org_id}/clients", admin.HandleListClients(a))
+			r.Method("GET", "/organizations/{org_id}/clients/{client_id}", admin.HandleGetClient(a))
+			r.Method("PATCH", "/organizations/{org_id}/clients/{client_id}", admin.HandleUpdateClient(a))
+			r.Method("DELETE", "/organizations/{org_id}/clients/{client_id}", admin.HandleDeleteClient(a))
+
+			r.Method("POST", "/organizations/{org_id}/clients/{client_id}/secrets", admin.HandleCreateSecret(a))
+			r.Method("PATCH", "/organizations/{org_id}/clients/{client_id}/secrets/{secret_id}", admin.HandleUpdateSecret(a))
+			r.Method("DELETE", "/organizations/{org_id}/clients/{client_id}/secrets/{secret_id}", admin.HandleDeleteSecret(a))
+
+			r.Method("GET", "/keys", admin.HandleListKeys(a))
+			r.Method("POST", "/keys/rotate", admin.HandleRotateKeys(a))
+		})
+	})
+}

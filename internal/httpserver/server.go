@@ -1,0 +1,123 @@
+// Package httpserver owns keyward's HTTP surface: the router with every
+// route in routes.go, the middleware every request passes through, the
+// health checks and the well-known documents.
+package httpserver
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+
+	"github.com/keyward/keyward/internal/admin"
+	"github.com/keyward/keyward/internal/jsonhttp"
+	"github.com/keyward/keyward/internal/keys"
+	"github.com/keyward/keyward/internal/oauth"
+)
+
+// Deps is everything the routes need.
+type Deps struct {
+	Log    *slog.Logger
+	Issuer string
+	Keys   *keys.Manager
+	// Ping checks the database for /readyz.
+	Ping  func(ctx context.Context) error
+	Token oauth.TokenDeps
+	Admin admin.Deps
+}
+
+// New returns keyward's HTTP handler.
+func New(d Deps) http.Handler {
+	r := chi.NewRouter()
+	r.Use(middleware.RequestID, requestIDHeader, accessLog(d.Log), recoverer(d.Log), limitBody(d.Log))
+	r.NotFound(func(w http.ResponseWriter, req *http.Request) {
+		jsonhttp.WriteError(w, req, d.Log, jsonhttp.NewError(http.StatusNotFound, "not_found", "no such endpoint"))
+	})
+	r.MethodNotAllowed(methodNotAllowed(d.Log, r))
+	routes(r, d)
+	return r
+}
+
+// methodNotAllowed answers 405 with the methods the path does allow.
+func methodNotAllowed(log *slog.Logger, mux *chi.Mux) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var allowed []string
+		for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodPut, http.MethodDelete} {
+			if mux.Match(chi.NewRouteContext(), m, r.URL.Path) {
+				allowed = append(allowed, m)
+			}
+		}
+		desc := "the method " + r.Method + " is not allowed here"
+		e := jsonhttp.NewError(http.StatusMethodNotAllowed, "invalid_request", desc)
+		for i, m := range allowed {
+			if i == 0 {
+				e = e.With("Allow", m)
+				e.Description = desc + "; use " + m
+			} else {
+				e.Header.Add("Allow", m)
+				e.Description += " or " + m
+			}
+		}
+		jsonhttp.WriteError(w, r, log, e)
+	}
+}
+
+func requestIDHeader(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Request-Id", middleware.GetReqID(r.Context()))
+		next.ServeHTTP(w, r)
+	})
+}
+
+// accessLog writes one line per request; it never logs headers or bodies,
+// which may carry credentials.
+func accessLog(log *slog.Logger) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			start := time.Now()
+			ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+			next.ServeHTTP(ww, r)
+			log.LogAttrs(r.Context(), slog.LevelDebug, "request",
+				slog.String("request_id", middleware.GetReqID(r.Context())),
+				slog.String("method", r.Method), slog.String("path", r.URL.Path),
+				slog.Int("status", ww.Status()), slog.Duration("duration", time.Since(start)))
+		})
+	}
+}
+
+// recoverer turns a panic into a 500 that reveals nothing, and logs it.
+func recoverer(log *slog.Logger) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			defer func() {
+				if v := recover(); v != nil {
+					if v == http.ErrAbortHandler {
+						panic(v)
+					}
+					log.Error("panic serving request", "request_id", middleware.GetReqID(r.Context()),
+						"path", r.URL.Path, "panic", v)
+					jsonhttp.WriteError(w, r, log, jsonhttp.NewError(http.StatusInternalServerError, "internal_error", "internal error"))
+				}
+			}()
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// limitBody caps every request body at jsonhttp.MaxBodyBytes; a declared
+// length over the cap is refused before reading.
+func limitBody(log *slog.Logger) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.ContentLength > jsonhttp.MaxBodyBytes {
+				jsonhttp.WriteError(w, r, log, jsonhttp.TooLarge())
+				return
+			}
+			r.Body = http.MaxBytesReader(w, r.Body, jsonhttp.MaxBodyBytes)
+			next.ServeHTTP(w, r)
+		})
+	}
+}

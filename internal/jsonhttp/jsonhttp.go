@@ -1,0 +1,112 @@
+// Package jsonhttp writes keyward's JSON responses and its one error shape,
+// {"error": code, "error_description": sentence}, for every endpoint.
+package jsonhttp
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"github.com/go-chi/chi/v5/middleware"
+)
+
+// MaxBodyBytes bounds every request body; larger ones get 413.
+const MaxBodyBytes = 1 << 20
+
+// Error is an error with its response: status, code and a description for a
+// human. Only 4xx descriptions reach the caller.
+type Error struct {
+	Status      int
+	Code        string
+	Description string
+	// Header holds extra response headers, such as WWW-Authenticate or
+	// Retry-After.
+	Header http.Header
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Description }
+
+// With returns a copy of e carrying one more response header.
+func (e *Error) With(key, value string) *Error {
+	c := *e
+	c.Header = e.Header.Clone()
+	if c.Header == nil {
+		c.Header = http.Header{}
+	}
+	c.Header.Set(key, value)
+	return &c
+}
+
+// NewError returns an *Error.
+func NewError(status int, code, description string) *Error {
+	return &Error{Status: status, Code: code, Description: description}
+}
+
+// Unavailable is the answer while the database cannot be reached.
+func Unavailable() *Error {
+	return NewError(http.StatusServiceUnavailable, "temporarily_unavailable",
+		"the service is temporarily unavailable; retry shortly").With("Retry-After", "5")
+}
+
+// TooLarge is the answer to a body over MaxBodyBytes.
+func TooLarge() *Error {
+	return NewError(http.StatusRequestEntityTooLarge, "invalid_request",
+		"the request body is larger than "+strconv.Itoa(MaxBodyBytes)+" bytes")
+}
+
+// IsTooLarge reports whether err came from reading past a MaxBytesReader's limit.
+func IsTooLarge(err error) bool {
+	var mbe *http.MaxBytesError
+	return errors.As(err, &mbe)
+}
+
+// Write writes v as a JSON response with the given status.
+func Write(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		// Only values of keyward's own types are written; failing to encode
+		// one is a programming error that must not reach the client half-done.
+		status, b = http.StatusInternalServerError, []byte(`{"error":"internal_error","error_description":"internal error"}`)
+	}
+	WriteBytes(w, status, b)
+}
+
+// WriteBytes writes pre-encoded JSON.
+func WriteBytes(w http.ResponseWriter, status int, b []byte) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(status)
+	w.Write(b)
+}
+
+type body struct {
+	Error       string `json:"error"`
+	Description string `json:"error_description"`
+}
+
+// WriteError answers with err: an *Error as itself (a 5xx without its
+// description), anything else as a 500 that reveals nothing. 5xx causes are
+// logged with the request id.
+func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	var e *Error
+	if !errors.As(err, &e) {
+		e = NewError(http.StatusInternalServerError, "internal_error", "internal error")
+	}
+	for k, v := range e.Header {
+		w.Header()[k] = v
+	}
+	b := body{Error: e.Code, Description: e.Description}
+	if e.Status >= 500 {
+		log.LogAttrs(r.Context(), slog.LevelError, "request failed",
+			slog.String("request_id", middleware.GetReqID(r.Context())),
+			slog.String("method", r.Method), slog.String("path", r.URL.Path),
+			slog.Int("status", e.Status), slog.String("err", err.Error()))
+		if e.Status == http.StatusInternalServerError {
+			b.Description = "internal error"
+		}
+	}
+	Write(w, e.Status, b)
+}

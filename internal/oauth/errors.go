@@ -1,0 +1,44 @@
+package oauth
+
+import (
+	"net/http"
+
+	"github.com/keyward/keyward/internal/jsonhttp"
+)
+
+// The error constructors of RFC 6749 section 5.2 (and RFC 8707's
+// invalid_target). Each returns a *jsonhttp.Error, so the one error writer
+// answers with the OAuth error shape.
+
+func invalidRequest(desc string) *jsonhttp.Error {
+	return jsonhttp.NewError(http.StatusBadRequest, "invalid_request", desc)
+}
+
+// authFailed is the one description of every failed client authentication,
+// so that an unknown client, a wrong secret and an inactive secret cannot be
+// told apart.
+const authFailed = "client authentication failed"
+
+func invalidClient(desc string, triedBasic bool) *jsonhttp.Error {
+	e := jsonhttp.NewError(http.StatusUnauthorized, "invalid_client", desc)
+	if triedBasic {
+		e = e.With("WWW-Authenticate", `Basic realm="keyward"`)
+	}
+	return e
+}
+
+func unsupportedGrantType(desc string) *jsonhttp.Error {
+	return jsonhttp.NewError(http.StatusBadRequest, "unsupported_grant_type", desc)
+}
+
+func invalidScope(desc string) *jsonhttp.Error {
+	return jsonhttp.NewError(http.StatusBadRequest, "invalid_scope", desc)
+}
+
+func invalidTarget(desc string) *jsonhttp.Error {
+	return jsonhttp.NewError(http.StatusBadRequest, "invalid_target", desc)
+}
+
+func unauthorizedClient(desc string) *jsonhttp.Error {
+	return jsonhttp.NewError(http.StatusBadRequest, "unauthorized_client", desc)
+}

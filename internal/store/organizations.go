@@ -1,0 +1,115 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Organization is a tenant: it owns clients.
+type Organization struct {
+	ID          string
+	Seq         int64
+	DisplayName string
+	ExternalID  *string
+	CreateTime  time.Time
+	UpdateTime  time.Time
+}
+
+// Page asks for at most Limit rows after the keyset position After (0 for
+// the first page).
+type Page struct {
+	After int64
+	Limit int
+}
+
+const orgColumns = `id, seq, display_name, external_id, create_time, update_time`
+
+func scanOrg(row pgx.Row) (Organization, error) {
+	var o Organization
+	err := row.Scan(&o.ID, &o.Seq, &o.DisplayName, &o.ExternalID, &o.CreateTime, &o.UpdateTime)
+	return o, err
+}
+
+// CreateOrganization inserts o and returns it as stored. A taken external_id
+// is ErrConflict.
+func (s *Store) CreateOrganization(ctx context.Context, o Organization) (Organization, error) {
+	row := s.pool.QueryRow(ctx, `
+		INSERT INTO organizations (id, display_name, external_id, create_time, update_time)
+		VALUES ($1, $2, $3, $4, $4)
+		RETURNING `+orgColumns, o.ID, o.DisplayName, o.ExternalID, o.CreateTime)
+	o, err := scanOrg(row)
+	if err != nil {
+		return Organization{}, fmt.Errorf("create organization: %w", classify(err))
+	}
+	return o, nil
+}
+
+// Organization returns the organization id, or ErrNotFound.
+func (s *Store) Organization(ctx context.Context, id string) (Organization, error) {
+	o, err := scanOrg(s.pool.QueryRow(ctx, `SELECT `+orgColumns+` FROM organizations WHERE id = $1`, id))
+	if err != nil {
+		return Organization{}, fmt.Errorf("organization %s: %w", id, classify(err))
+	}
+	return o, nil
+}
+
+// ListOrganizations returns a page of organizations in creation order, the
+// total count, and whether more follow.
+func (s *Store) ListOrganizations(ctx context.Context, p Page) (orgs []Organization, total int, more bool, err error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT `+orgColumns+` FROM organizations WHERE seq > $1 ORDER BY seq LIMIT $2`, p.After, p.Limit+1)
+	if err != nil {
+		return nil, 0, false, fmt.Errorf("list organizations: %w", classify(err))
+	}
+	orgs, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Organization, error) { return scanOrg(r) })
+	if err != nil {
+		return nil, 0, false, fmt.Errorf("list organizations: %w", classify(err))
+	}
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM organizations`).Scan(&total); err != nil {
+		return nil, 0, false, fmt.Errorf("count organizations: %w", classify(err))
+	}
+	if len(orgs) > p.Limit {
+		return orgs[:p.Limit], total, true, nil
+	}
+	return orgs, total, false, nil
+}
+
+// UpdateOrganization locks the organization, lets mutate change it, and
+// stores the result with update_time set to now. It returns ErrNotFound,
+// ErrConflict (external_id taken), or mutate's error.
+func (s *Store) UpdateOrganization(ctx context.Context, id string, now time.Time, mutate func(*Organization) error) (Organization, error) {
+	var out Organization
+	err := s.InTx(ctx, func(tx pgx.Tx) error {
+		o, err := scanOrg(tx.QueryRow(ctx, `SELECT `+orgColumns+` FROM organizations WHERE id = $1 FOR UPDATE`, id))
+		if err != nil {
+			return err
+		}
+		if err := mutate(&o); err != nil {
+			return err
+		}
+		out, err = scanOrg(tx.QueryRow(ctx, `
+			UPDATE organizations SET display_name = $2, external_id = $3, update_time = $4
+			WHERE id = $1 RETURNING `+orgColumns, id, o.DisplayName, o.ExternalID, now))
+		return err
+	})
+	if err != nil {
+		return Organization{}, fmt.Errorf("update organization %s: %w", id, classify(err))
+	}
+	return out, nil
+}
+
+// DeleteOrganization deletes the organization and, by cascade, its clients
+// and their secrets. It returns ErrNotFound when there is none.
+func (s *Store) DeleteOrganization(ctx context.Context, id string) error {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM organizations WHERE id = $1`, id)
+	if err != nil {
+		return fmt.Errorf("delete organization %s: %w", id, classify(err))
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("delete organization %s: %w", id, ErrNotFound)
+	}
+	return nil
+}
