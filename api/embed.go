@@ -1,0 +1,11 @@
+// Package api holds keyward's OpenAPI 3.1 document, api/openapi.yaml: the
+// description of every endpoint the server serves, kept in step with the
+// router by a test in internal/httpserver.
+package api
+
+import _ "embed"
+
+// OpenAPI is the YAML text of openapi.yaml.
+//
+//go:embed openapi.yaml
+var OpenAPI []byte
