@@ -443,7 +443,9 @@ func (m *Manager) Verify(token, issuer string) (Verified, error) {
 	}
 	st := m.state.Load()
 	var msg jws.Message
-	payload, err := jws.Verify([]byte(token),
+	// WithCompact: access tokens are compact JWTs (RFC 9068); without it jwx
+	// would also accept the JWS JSON serialization.
+	payload, err := jws.Verify([]byte(token), jws.WithCompact(),
 		jws.WithKeySet(st.verify, jws.WithRequireKid(true)), jws.WithMessage(&msg))
 	if err != nil {
 		return Verified{}, errors.New("the token's signature does not verify against this server's keys")

@@ -102,11 +102,14 @@ func parseTokenRequest(r *http.Request) (tokenRequest, error) {
 // base64 of form-urlencoded id and secret joined by a colon.
 func basicAuth(r *http.Request) (id, secret string, ok bool, err error) {
 	h := r.Header.Get("Authorization")
-	const prefix = "basic "
-	if len(h) < len(prefix) || !strings.EqualFold(h[:len(prefix)], prefix) {
+	const scheme = "basic"
+	// "Basic" alone (HTTP trims the trailing blanks of "Basic ") is still an
+	// attempt at Basic, answered with its challenge.
+	if len(h) < len(scheme) || !strings.EqualFold(h[:len(scheme)], scheme) ||
+		(len(h) > len(scheme) && h[len(scheme)] != ' ') {
 		return "", "", false, nil
 	}
-	dec, derr := base64.StdEncoding.DecodeString(strings.TrimSpace(h[len(prefix):]))
+	dec, derr := base64.StdEncoding.DecodeString(strings.TrimSpace(h[len(scheme):]))
 	if derr != nil {
 		return "", "", true, invalidClient("the Basic credentials are not valid base64", true)
 	}
