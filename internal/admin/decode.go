@@ -62,6 +62,9 @@ func readObject(r *http.Request, emptyOK bool) (object, error) {
 		if _, dup := o[key]; dup {
 			return nil, errInvalid(fmt.Sprintf("the field %q appears more than once", key))
 		}
+		if k, dup := repeatedKey(json.NewDecoder(bytes.NewReader(raw))); dup {
+			return nil, fieldError(key, fmt.Sprintf("the key %q appears more than once in one object", k))
+		}
 		o[key] = raw
 	}
 	if _, err := dec.Token(); err != nil {
@@ -71,6 +74,44 @@ func readObject(r *http.Request, emptyOK bool) (object, error) {
 		return nil, errInvalid("the request body has data after the JSON object")
 	}
 	return o, nil
+}
+
+// repeatedKey reports a key that appears twice in one object anywhere in
+// the next value of dec, which must be valid JSON. Decoders disagree on
+// which of two such keys wins, so nested objects refuse them as the top
+// level does.
+func repeatedKey(dec *json.Decoder) (string, bool) {
+	tok, err := dec.Token()
+	if err != nil {
+		return "", false
+	}
+	switch tok {
+	case json.Delim('{'):
+		seen := map[string]bool{}
+		for dec.More() {
+			tok, err := dec.Token()
+			if err != nil {
+				return "", false
+			}
+			key, _ := tok.(string)
+			if seen[key] {
+				return key, true
+			}
+			seen[key] = true
+			if k, dup := repeatedKey(dec); dup {
+				return k, true
+			}
+		}
+		dec.Token() // the closing }
+	case json.Delim('['):
+		for dec.More() {
+			if k, dup := repeatedKey(dec); dup {
+				return k, true
+			}
+		}
+		dec.Token() // the closing ]
+	}
+	return "", false
 }
 
 // only refuses fields other than allowed.
@@ -135,7 +176,9 @@ func (o object) integer(name string) (int, error) {
 	var n json.Number
 	dec := json.NewDecoder(bytes.NewReader(o[name]))
 	dec.UseNumber()
-	if o.isNull(name) || dec.Decode(&n) != nil {
+	// A json.Number also takes a quoted number ("3600"); only a JSON number
+	// is an integer here.
+	if o.isNull(name) || bytes.HasPrefix(bytes.TrimSpace(o[name]), []byte(`"`)) || dec.Decode(&n) != nil {
 		return 0, fieldError(name, "must be an integer")
 	}
 	i, err := n.Int64()

@@ -101,6 +101,8 @@ func classify(err error) error {
 			return fmt.Errorf("%w: %s", ErrConflict, pgErr.ConstraintName)
 		case pgErr.Code == "23503": // foreign_key_violation: the parent went away
 			return fmt.Errorf("%w: %s", ErrNotFound, pgErr.ConstraintName)
+		case pgErr.Code == "22021": // character_not_in_repertoire: a key with NUL or bad UTF-8 names no row
+			return fmt.Errorf("%w: %v", ErrNotFound, err)
 		case strings.HasPrefix(pgErr.Code, "08"), // connection exception
 			pgErr.Code == "57P01", pgErr.Code == "57P02", pgErr.Code == "57P03": // shutdown, cannot connect now
 			return fmt.Errorf("%w: %v", ErrUnavailable, err)
