@@ -80,7 +80,9 @@ var settings = []setting{
 			return nil
 		}},
 	{flag: "key-encryption-key", env: "KEYWARD_KEY_ENCRYPTION_KEY", uses: UsesKEK,
-		usage: "key-encryption key(s): " + KEKHelp + "; several, comma-separated, while rolling it (the first seals)",
+		// Backquotes in a flag's usage name its value in PrintDefaults, so
+		// the command in KEKHelp is double-quoted here.
+		usage: "key-encryption key(s): " + strings.ReplaceAll(KEKHelp, "`", `"`) + "; several, comma-separated, while rolling it (the first seals)",
 		apply: func(c *Config, v string) error {
 			keks, err := ParseKEKs(v)
 			c.KEKs = keks
@@ -185,7 +187,9 @@ func parseIssuer(v string) (string, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return "", fmt.Errorf("%q is not an http or https URL", v)
 	}
-	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+	// ContainsAny also catches an empty query or fragment ("https://a/?"),
+	// which url.Parse reports as no query at all.
+	if strings.ContainsAny(v, "?#") || u.User != nil {
 		return "", fmt.Errorf("%q must not have a query, fragment or user", v)
 	}
 	return strings.TrimSuffix(v, "/"), nil
@@ -227,6 +231,9 @@ func Load(name string, uses Uses, args []string, getenv func(string) string, out
 
 func resolve(uses Uses, fs *flag.FlagSet, set map[string]bool, getenv func(string) string) (Config, error) {
 	var c Config
+	// given is the name each flag-backed setting was given by, so that
+	// errors about combinations name the settings the way the user set them.
+	given := map[string]string{}
 	for _, s := range settings {
 		if s.uses&uses == 0 {
 			continue
@@ -235,8 +242,10 @@ func resolve(uses Uses, fs *flag.FlagSet, set map[string]bool, getenv func(strin
 		switch {
 		case s.flag != "" && set[s.flag]:
 			name, v = "--"+s.flag, fs.Lookup(s.flag).Value.String()
+			given[s.flag] = name
 		case s.env != "" && getenv(s.env) != "":
 			v = getenv(s.env)
+			given[s.flag] = name
 		case s.fallbackEnv != "" && getenv(s.fallbackEnv) != "":
 			name, v = s.fallbackEnv, getenv(s.fallbackEnv)
 		default:
@@ -249,18 +258,27 @@ func resolve(uses Uses, fs *flag.FlagSet, set map[string]bool, getenv func(strin
 			return Config{}, &Error{Setting: name, Problem: err.Error()}
 		}
 	}
+	nameOf := func(flag string) string {
+		if n := given[flag]; n != "" {
+			return n
+		}
+		return "--" + flag
+	}
 	if uses&(UsesServe|UsesKeys) != 0 {
 		if c.KeyPublishLead == 0 {
 			c.KeyPublishLead = 2 * c.JWKSMaxAge
 		}
 		if c.KeyPublishLead < c.JWKSMaxAge {
-			return Config{}, &Error{Setting: "--key-publish-lead", Problem: fmt.Sprintf(
-				"%s is shorter than --jwks-max-age %s: verifiers could meet a key before their cache holds it",
-				c.KeyPublishLead, c.JWKSMaxAge)}
+			return Config{}, &Error{Setting: nameOf("key-publish-lead"), Problem: fmt.Sprintf(
+				"%s is shorter than %s %s: verifiers could meet a key before their cache holds it",
+				c.KeyPublishLead, nameOf("jwks-max-age"), c.JWKSMaxAge)}
 		}
 	}
-	if (c.BootstrapClientID == "") != (c.BootstrapClientSecret == "") {
-		return Config{}, &Error{Setting: "KEYWARD_BOOTSTRAP_CLIENT_ID", Problem: "KEYWARD_BOOTSTRAP_CLIENT_ID and KEYWARD_BOOTSTRAP_CLIENT_SECRET must be set together"}
+	switch {
+	case c.BootstrapClientID != "" && c.BootstrapClientSecret == "":
+		return Config{}, &Error{Setting: "KEYWARD_BOOTSTRAP_CLIENT_SECRET", Problem: "is required when KEYWARD_BOOTSTRAP_CLIENT_ID is set"}
+	case c.BootstrapClientID == "" && c.BootstrapClientSecret != "":
+		return Config{}, &Error{Setting: "KEYWARD_BOOTSTRAP_CLIENT_ID", Problem: "is required when KEYWARD_BOOTSTRAP_CLIENT_SECRET is set"}
 	}
 	return c, nil
 }
