@@ -61,9 +61,16 @@ func (p principal) canSee(orgID string) bool {
 	return p.envAdmin || (p.orgAdmin && p.orgID != "" && p.orgID == orgID)
 }
 
-func errUnauthorized(desc string) *jsonhttp.Error {
+// errUnauthorized is a 401 with an RFC 6750 challenge. Without a token the
+// challenge carries no error code (section 3.1); descriptions are keyward's
+// own sentences, which contain no quotes.
+func errUnauthorized(desc string, tokenGiven bool) *jsonhttp.Error {
 	e := jsonhttp.NewError(http.StatusUnauthorized, "unauthorized", desc)
-	return e.With("WWW-Authenticate", `Bearer realm="keyward", error="invalid_token", error_description="`+desc+`"`)
+	if !tokenGiven {
+		return e.With("WWW-Authenticate", `Bearer realm="keyward"`)
+	}
+	return e.With("WWW-Authenticate", `Bearer realm="keyward", error="invalid_token", error_description="`+
+		strings.ReplaceAll(desc, `"`, "'")+`"`)
 }
 
 func errForbidden(desc string) *jsonhttp.Error {
@@ -114,20 +121,20 @@ func authenticate(r *http.Request, d Deps) (principal, error) {
 	h := r.Header.Get("Authorization")
 	const prefix = "bearer "
 	if h == "" {
-		return principal{}, errUnauthorized("an access token is required: Authorization: Bearer <token>")
+		return principal{}, errUnauthorized("an access token is required: Authorization: Bearer <token>", false)
 	}
 	if len(h) < len(prefix) || !strings.EqualFold(h[:len(prefix)], prefix) {
-		return principal{}, errUnauthorized("the Authorization header must be Bearer <access token>")
+		return principal{}, errUnauthorized("the Authorization header must be Bearer <access token>", false)
 	}
 	v, err := d.Keys.Verify(strings.TrimSpace(h[len(prefix):]), d.Issuer)
 	if err != nil {
-		return principal{}, errUnauthorized(err.Error())
+		return principal{}, errUnauthorized(err.Error(), true)
 	}
 	// A deleted client's tokens stop working at once on the admin API.
 	c, err := d.Store.ClientByID(r.Context(), v.Subject)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
-			return principal{}, errUnauthorized("the token's client no longer exists")
+			return principal{}, errUnauthorized("the token's client no longer exists", true)
 		}
 		return principal{}, storeError(err, "")
 	}

@@ -111,10 +111,14 @@ func HandleListOrganizations(d Deps) http.Handler {
 			if err != nil && !isNotFound(err) {
 				return 0, nil, storeError(err, orgNotFound)
 			}
-			if err == nil && page.After < o.Seq {
-				views = append(views, viewOrg(o))
+			total := 0
+			if err == nil {
+				total = 1
+				if page.After < o.Seq {
+					views = append(views, viewOrg(o))
+				}
 			}
-			return http.StatusOK, map[string]any{"organizations": views, "next_page_token": "", "total_size": len(views)}, nil
+			return http.StatusOK, map[string]any{"organizations": views, "next_page_token": "", "total_size": total}, nil
 		}
 		orgs, total, more, err := d.Store.ListOrganizations(r.Context(), page)
 		if err != nil {
@@ -161,6 +165,11 @@ func HandleUpdateOrganization(d Deps) http.Handler {
 		}
 		if err := body.only("display_name", "external_id"); err != nil {
 			return 0, nil, err
+		}
+		// external_id is unique across the environment: letting an org
+		// admin choose one would tell it which ids other organizations use.
+		if body.has("external_id") && !principalFrom(r.Context()).envAdmin {
+			return 0, nil, errForbidden("external_id: only an environment admin (keyward:admin) may set it")
 		}
 		var o store.Organization
 		if err := applyOrgFields(body, &o); err != nil { // validate before touching the database

@@ -1781,3 +1781,33 @@ func TestAdminRequestBodyLimits(t *testing.T) {
 		t.Errorf("oversized requests left %d organizations, want 1", n)
 	}
 }
+
+// RFC 6750 section 3.1: a request without a token gets a challenge without
+// an error code; a bad token gets error="invalid_token".
+func TestAdminChallengeNamesAnErrorOnlyForABadToken(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	tests := []struct {
+		name, auth, want string
+	}{
+		{"no Authorization header", "", `Bearer realm="keyward"`},
+		{"another scheme", "Basic YTpi", `Bearer realm="keyward"`},
+		{"a token that does not verify", "Bearer abc.def.ghi", `Bearer realm="keyward", error="invalid_token"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := http.Header{}
+			if tt.auth != "" {
+				h.Set("Authorization", tt.auth)
+			}
+			r := ts.admRequest(t, "GET", "/api/v1/whoami", h, nil)
+			got := r.Header.Get("WWW-Authenticate")
+			if r.Status != http.StatusUnauthorized || !strings.HasPrefix(got, tt.want) {
+				t.Fatalf("got %d with WWW-Authenticate %q, want 401 starting %q", r.Status, got, tt.want)
+			}
+			if tt.want == `Bearer realm="keyward"` && got != tt.want {
+				t.Fatalf("WWW-Authenticate = %q, want exactly %q", got, tt.want)
+			}
+		})
+	}
+}

@@ -55,7 +55,14 @@ type testServer struct {
 	Clock  *fakeClock
 	Usage  *lastused.Recorder
 	Config keys.Config
-	Logs   *bytes.Buffer // everything the server logged
+	logs   *syncBuffer // everything the server logged
+}
+
+// Logs returns what the server has logged so far.
+func (ts *testServer) Logs() string {
+	ts.logs.mu.Lock()
+	defer ts.logs.mu.Unlock()
+	return ts.logs.buf.String()
 }
 
 // syncBuffer lets the server log from many goroutines.
@@ -81,8 +88,8 @@ func newTestServer(t *testing.T) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &bytes.Buffer{}
-	log := slog.New(slog.NewJSONHandler(&syncBuffer{buf: logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	logs := &syncBuffer{buf: &bytes.Buffer{}}
+	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	clock := &fakeClock{t: time.Now().UTC()}
 	cfg := keys.Config{Bits: 2048, JWKSMaxAge: 15 * time.Minute, PublishLead: 30 * time.Minute, MaxTokenLifetime: testMaxExpiry * time.Second}
 	km := keys.New(st, ring, cfg, clock.Now, log)
@@ -100,7 +107,7 @@ func newTestServer(t *testing.T) *testServer {
 	})
 	srv.Start()
 	t.Cleanup(srv.Close)
-	return &testServer{URL: issuer, Store: st, Keys: km, Ring: ring, Clock: clock, Usage: usage, Config: cfg, Logs: logs}
+	return &testServer{URL: issuer, Store: st, Keys: km, Ring: ring, Clock: clock, Usage: usage, Config: cfg, logs: logs}
 }
 
 // envAdmin creates an environment-admin client directly in the database

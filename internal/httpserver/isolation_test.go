@@ -298,3 +298,47 @@ func TestIsolationTokenWithoutAdminScopeIsForbiddenEverywhere(t *testing.T) {
 		t.Errorf("keys changed from %s to %s", keysBefore.Body, k.Body)
 	}
 }
+
+// external_id is unique across the environment, so an org admin may not
+// choose one: a 409 would tell it which ids other organizations use.
+func TestIsolationOrgAdminCannotSetExternalID(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	envTok := ts.adminToken(t)
+	orgA := ts.createOrg(t, envTok, "A")
+	orgB := ts.createOrg(t, envTok, "B")
+	admWant(t, ts.do(t, "PATCH", "/api/v1/organizations/"+orgB, envTok, map[string]any{"external_id": "taken"}), http.StatusOK)
+	_, orgTok := ts.admOrgAdmin(t, envTok, orgA)
+	before := ts.admSnapshot(t, orgA)
+
+	for _, value := range []any{"taken", "free", nil} {
+		r := ts.do(t, "PATCH", "/api/v1/organizations/"+orgA, orgTok, map[string]any{"external_id": value})
+		admWantError(t, r, http.StatusForbidden, "external_id")
+	}
+	ts.admWantUnchanged(t, orgA, before)
+	admWant(t, ts.do(t, "PATCH", "/api/v1/organizations/"+orgA, orgTok, map[string]any{"display_name": "A renamed"}), http.StatusOK)
+}
+
+// An org admin's list holds its own organization, and total_size counts it
+// on every page.
+func TestIsolationOrgAdminListCountsItsOrganizationOnEveryPage(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	envTok := ts.adminToken(t)
+	orgA := ts.createOrg(t, envTok, "A")
+	ts.createOrg(t, envTok, "B")
+	_, orgTok := ts.admOrgAdmin(t, envTok, orgA)
+
+	first := ts.do(t, "GET", "/api/v1/organizations", orgTok, nil)
+	admWant(t, first, http.StatusOK)
+	body := first.JSON(t)
+	if n := len(body["organizations"].([]any)); n != 1 || body["total_size"] != float64(1) {
+		t.Fatalf("first page has %d organizations, total_size %v; want 1 and 1", n, body["total_size"])
+	}
+	// A token from the environment admin's walk points past org A.
+	all := ts.do(t, "GET", "/api/v1/organizations?page_size=1", envTok, nil).JSON(t)
+	second := ts.do(t, "GET", "/api/v1/organizations?page_token="+all["next_page_token"].(string), orgTok, nil).JSON(t)
+	if n := len(second["organizations"].([]any)); n != 0 || second["total_size"] != float64(1) {
+		t.Fatalf("page past org A has %d organizations, total_size %v; want 0 and 1", n, second["total_size"])
+	}
+}

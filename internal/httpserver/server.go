@@ -32,7 +32,7 @@ type Deps struct {
 // New returns keyward's HTTP handler.
 func New(d Deps) http.Handler {
 	r := chi.NewRouter()
-	r.Use(middleware.RequestID, requestIDHeader, accessLog(d.Log), recoverer(d.Log), limitBody(d.Log))
+	r.Use(middleware.RequestID, requestIDHeader, accessLog(d.Log), recoverer(d.Log), limitBody(d.Log), middleware.GetHead)
 	r.NotFound(func(w http.ResponseWriter, req *http.Request) {
 		jsonhttp.WriteError(w, req, d.Log, jsonhttp.NewError(http.StatusNotFound, "not_found", "no such endpoint"))
 	})

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/internal/jsonhttp"
+	"github.com/keyward/keyward/internal/keys"
 	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/internal/store"
 )
@@ -100,6 +101,9 @@ func issueToken(r *http.Request, d TokenDeps) (tokenResponse, error) {
 	now := d.Now()
 	payload := accessClaims(d.Issuer, client, scopes, aud, now)
 	tok, err := d.Signer.Sign(payload)
+	if errors.Is(err, keys.ErrNoActiveKey) {
+		return failed, jsonhttp.Unavailable()
+	}
 	if err != nil {
 		return failed, err
 	}

@@ -208,7 +208,7 @@ func (s *Store) Client(ctx context.Context, orgID, id string) (Client, error) {
 // with their secrets, the organization's client count and whether more
 // follow. An unknown organization is ErrNotFound.
 func (s *Store) ListClients(ctx context.Context, orgID string, p Page) (clients []Client, total int, more bool, err error) {
-	err = s.InTx(ctx, func(tx pgx.Tx) error {
+	err = s.inSnapshot(ctx, func(tx pgx.Tx) error {
 		if err := tx.QueryRow(ctx, `
 			SELECT (SELECT count(*) FROM clients WHERE organization_id = o.id) FROM organizations o WHERE o.id = $1`,
 			orgID).Scan(&total); err != nil {

@@ -59,17 +59,19 @@ func (s *Store) Organization(ctx context.Context, id string) (Organization, erro
 // ListOrganizations returns a page of organizations in creation order, the
 // total count, and whether more follow.
 func (s *Store) ListOrganizations(ctx context.Context, p Page) (orgs []Organization, total int, more bool, err error) {
-	rows, err := s.pool.Query(ctx, `
-		SELECT `+orgColumns+` FROM organizations WHERE seq > $1 ORDER BY seq LIMIT $2`, p.After, p.Limit+1)
+	err = s.inSnapshot(ctx, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `
+			SELECT `+orgColumns+` FROM organizations WHERE seq > $1 ORDER BY seq LIMIT $2`, p.After, p.Limit+1)
+		if err != nil {
+			return err
+		}
+		if orgs, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Organization, error) { return scanOrg(r) }); err != nil {
+			return err
+		}
+		return tx.QueryRow(ctx, `SELECT count(*) FROM organizations`).Scan(&total)
+	})
 	if err != nil {
 		return nil, 0, false, fmt.Errorf("list organizations: %w", classify(err))
-	}
-	orgs, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Organization, error) { return scanOrg(r) })
-	if err != nil {
-		return nil, 0, false, fmt.Errorf("list organizations: %w", classify(err))
-	}
-	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM organizations`).Scan(&total); err != nil {
-		return nil, 0, false, fmt.Errorf("count organizations: %w", classify(err))
 	}
 	if len(orgs) > p.Limit {
 		return orgs[:p.Limit], total, true, nil

@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/puddle/v2"
 )
 
 var (
@@ -82,6 +83,13 @@ func (s *Store) InTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 	return classify(err)
 }
 
+// inSnapshot runs fn in a read-only repeatable-read transaction, so that a
+// page and its total count come from the same snapshot.
+func (s *Store) inSnapshot(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, fn)
+	return classify(err)
+}
+
 // classify maps driver errors to the package's sentinels, keeping the
 // original error in the chain for logs.
 func classify(err error) error {
@@ -111,7 +119,7 @@ func classify(err error) error {
 	}
 	var connErr *pgconn.ConnectError
 	var netErr net.Error
-	if errors.As(err, &connErr) || errors.As(err, &netErr) || pgconn.Timeout(err) ||
+	if errors.As(err, &connErr) || errors.As(err, &netErr) || pgconn.Timeout(err) || errors.Is(err, puddle.ErrClosedPool) ||
 		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) {
 		return fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
