@@ -123,7 +123,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	log.Info("shutting down: finishing in-flight requests", "timeout", cfg.ShutdownTimeout)
+	log.Info("shutting down: finishing in-flight requests", "timeout", cfg.ShutdownTimeout.String())
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
@@ -152,7 +152,7 @@ func openStore(ctx context.Context, url string, log *slog.Logger, wait time.Dura
 			return nil, fmt.Errorf("cannot reach the database: %w", err)
 		}
 		if attempt == 0 && log != nil {
-			log.Warn("waiting for the database", "err", err, "for_up_to", wait)
+			log.Warn("waiting for the database", "err", err, "for_up_to", wait.String())
 		}
 		select {
 		case <-ctx.Done():
