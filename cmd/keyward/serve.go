@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/internal/admin"
+	"github.com/keyward/keyward/internal/clientcache"
 	"github.com/keyward/keyward/internal/config"
 	"github.com/keyward/keyward/internal/httpserver"
 	"github.com/keyward/keyward/internal/keys"
@@ -25,6 +26,11 @@ import (
 // lastUsedFlushInterval is how often secrets' last_used_time reaches the
 // database: often enough for a console, rare enough to cost nothing.
 const lastUsedFlushInterval = 5 * time.Second
+
+// clientCheckInterval is how often cached clients are compared with the
+// database, the safety net under change notifications. It also confirms
+// entries fresh, so it must stay well below --stale-client-ttl.
+const clientCheckInterval = 30 * time.Second
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	cfg, rest, err := load("serve", config.UsesDatabase|config.UsesKEK|config.UsesServe, args, getenv, stderr)
@@ -78,17 +84,23 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 
 	usage := lastused.New(st.RecordSecretUse, log)
+	clients := clientcache.New(st, clientcache.Config{
+		Size:          cfg.ClientCacheSize,
+		NegativeTTL:   5 * time.Second,
+		StaleTTL:      cfg.StaleClientTTL,
+		CheckInterval: clientCheckInterval,
+	}, time.Now, log)
 	handler := httpserver.New(httpserver.Deps{
 		Log:    log,
 		Issuer: cfg.Issuer,
 		Keys:   km,
 		Ping:   st.Ping,
 		Token: oauth.TokenDeps{
-			Log: log, Issuer: cfg.Issuer, Clients: st, Ring: ring, Signer: km, Usage: usage, Now: time.Now,
+			Log: log, Issuer: cfg.Issuer, Clients: clients, Ring: ring, Signer: km, Usage: usage, Now: time.Now,
 		},
 		Admin: admin.Deps{
 			Log: log, Store: st, Keys: km, Ring: ring, Issuer: cfg.Issuer,
-			MaxExpiry: int(cfg.MaxTokenExpiry.Seconds()), Now: time.Now,
+			MaxExpiry: int(cfg.MaxTokenExpiry.Seconds()), Now: time.Now, ClientChanged: clients.Invalidate,
 		},
 	})
 	srv := &http.Server{
@@ -109,6 +121,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	var wg sync.WaitGroup
 	wg.Go(func() { km.Run(bg, cfg.KeyReloadInterval) })
 	wg.Go(func() { usage.Run(bg, lastUsedFlushInterval) })
+	wg.Go(func() { st.Listen(bg, log, clients, store.ChannelClients) })
+	wg.Go(func() { clients.Run(bg) })
 	defer func() {
 		stopBG()
 		wg.Wait()

@@ -36,9 +36,20 @@ type Deps struct {
 	// MaxExpiry is the largest token expiry a client may have, in seconds.
 	MaxExpiry int
 	Now       func() time.Time
+	// ClientChanged, when set, is told of every client whose row or secrets
+	// an admin request changed, once the change is committed: this
+	// replica's token path then sees it at once (other replicas learn of it
+	// from the database's change notifications).
+	ClientChanged func(clientID string)
 }
 
 func (d Deps) now() time.Time { return d.Now().UTC() }
+
+func (d Deps) clientChanged(id string) {
+	if d.ClientChanged != nil {
+		d.ClientChanged(id)
+	}
+}
 
 // principal is the authenticated caller of an admin request.
 type principal struct {

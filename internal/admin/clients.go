@@ -362,7 +362,8 @@ func HandleUpdateClient(d Deps) http.Handler {
 			return 0, nil, err
 		}
 		envAdmin := principalFrom(r.Context()).envAdmin
-		c, err := d.Store.UpdateClient(r.Context(), orgID, chi.URLParam(r, "client_id"), d.now(),
+		clientID := chi.URLParam(r, "client_id")
+		c, err := d.Store.UpdateClient(r.Context(), orgID, clientID, d.now(),
 			func(c *store.Client) error {
 				old := c.Scopes
 				if !envAdmin && body.has("scopes") && dropsReservedScope(old, body) {
@@ -375,6 +376,7 @@ func HandleUpdateClient(d Deps) http.Handler {
 		if err != nil {
 			return 0, nil, storeError(err, clientNotFound)
 		}
+		d.clientChanged(clientID)
 		return http.StatusOK, map[string]any{"client": viewClient(c)}, nil
 	})
 }
@@ -398,9 +400,11 @@ func HandleDeleteClient(d Deps) http.Handler {
 		if err != nil {
 			return 0, nil, err
 		}
-		if err := d.Store.DeleteClient(r.Context(), orgID, chi.URLParam(r, "client_id")); err != nil {
+		clientID := chi.URLParam(r, "client_id")
+		if err := d.Store.DeleteClient(r.Context(), orgID, clientID); err != nil {
 			return 0, nil, storeError(err, clientNotFound)
 		}
+		d.clientChanged(clientID)
 		return http.StatusNoContent, nil, nil
 	})
 }

@@ -199,8 +199,12 @@ func HandleDeleteOrganization(d Deps) http.Handler {
 		if !principalFrom(r.Context()).envAdmin {
 			return 0, nil, errForbidden("only an environment admin (keyward:admin) may delete an organization")
 		}
-		if err := d.Store.DeleteOrganization(r.Context(), id); err != nil {
+		clientIDs, err := d.Store.DeleteOrganization(r.Context(), id)
+		if err != nil {
 			return 0, nil, storeError(err, orgNotFound)
+		}
+		for _, c := range clientIDs {
+			d.clientChanged(c)
 		}
 		return http.StatusNoContent, nil, nil
 	})

@@ -36,6 +36,7 @@ func HandleCreateSecret(d Deps) http.Handler {
 		case err != nil:
 			return 0, nil, storeError(err, clientNotFound)
 		}
+		d.clientChanged(sec.ClientID)
 		return http.StatusCreated, map[string]any{"secret": viewSecret(sec), "plain_secret": plain}, nil
 	})
 }
@@ -64,11 +65,12 @@ func HandleUpdateSecret(d Deps) http.Handler {
 		if status != store.SecretActive && status != store.SecretInactive {
 			return 0, nil, fieldError("status", "must be ACTIVE or INACTIVE")
 		}
-		sec, err := d.Store.SetSecretStatus(r.Context(), orgID, chi.URLParam(r, "client_id"),
-			chi.URLParam(r, "secret_id"), status, d.now())
+		clientID := chi.URLParam(r, "client_id")
+		sec, err := d.Store.SetSecretStatus(r.Context(), orgID, clientID, chi.URLParam(r, "secret_id"), status, d.now())
 		if err != nil {
 			return 0, nil, storeError(err, secretNotFound)
 		}
+		d.clientChanged(clientID)
 		return http.StatusOK, map[string]any{"secret": viewSecret(sec)}, nil
 	})
 }
@@ -80,10 +82,11 @@ func HandleDeleteSecret(d Deps) http.Handler {
 		if err != nil {
 			return 0, nil, err
 		}
-		err = d.Store.DeleteSecret(r.Context(), orgID, chi.URLParam(r, "client_id"), chi.URLParam(r, "secret_id"))
-		if err != nil {
+		clientID := chi.URLParam(r, "client_id")
+		if err := d.Store.DeleteSecret(r.Context(), orgID, clientID, chi.URLParam(r, "secret_id")); err != nil {
 			return 0, nil, storeError(err, secretNotFound)
 		}
+		d.clientChanged(clientID)
 		return http.StatusNoContent, nil, nil
 	})
 }

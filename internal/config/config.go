@@ -35,6 +35,9 @@ type Config struct {
 	KeyReloadInterval time.Duration
 	ShutdownTimeout   time.Duration
 
+	ClientCacheSize int
+	StaleClientTTL  time.Duration
+
 	BootstrapClientID     string
 	BootstrapClientSecret string
 }
@@ -130,6 +133,18 @@ var settings = []setting{
 		usage: "the largest expiry a client may have", apply: duration(func(c *Config) *time.Duration { return &c.MaxTokenExpiry }, time.Minute)},
 	{flag: "key-reload-interval", env: "KEYWARD_KEY_RELOAD_INTERVAL", def: "10s", uses: UsesServe,
 		usage: "how often a replica rereads the signing keys", apply: duration(func(c *Config) *time.Duration { return &c.KeyReloadInterval }, time.Second)},
+	{flag: "client-cache-size", env: "KEYWARD_CLIENT_CACHE_SIZE", def: "100000", uses: UsesServe,
+		usage: "how many clients the token endpoint keeps in memory", apply: func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 {
+				return fmt.Errorf("%q is not a positive integer", v)
+			}
+			c.ClientCacheSize = n
+			return nil
+		}},
+	{flag: "stale-client-ttl", env: "KEYWARD_STALE_CLIENT_TTL", def: "5m", uses: UsesServe,
+		usage: "how long a cached client keeps authenticating after it was last confirmed with the database (matters while the database is down)",
+		apply: duration(func(c *Config) *time.Duration { return &c.StaleClientTTL }, time.Second)},
 	{flag: "shutdown-timeout", env: "KEYWARD_SHUTDOWN_TIMEOUT", def: "20s", uses: UsesServe,
 		usage: "how long in-flight requests may take to finish on SIGTERM", apply: duration(func(c *Config) *time.Duration { return &c.ShutdownTimeout }, 0)},
 	{env: "KEYWARD_BOOTSTRAP_CLIENT_ID", uses: UsesServe, apply: func(c *Config, v string) error {

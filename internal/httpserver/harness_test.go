@@ -14,7 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/keyward/keyward/internal/admin"
+	"github.com/keyward/keyward/internal/clientcache"
 	"github.com/keyward/keyward/internal/httpserver"
 	"github.com/keyward/keyward/internal/keys"
 	"github.com/keyward/keyward/internal/lastused"
@@ -48,14 +51,16 @@ func (c *fakeClock) Advance(d time.Duration) {
 // testServer is keyward's full router on a real listener and a database of
 // the test's own.
 type testServer struct {
-	URL    string // also the issuer
-	Store  *store.Store
-	Keys   *keys.Manager
-	Ring   *secret.Keyring
-	Clock  *fakeClock
-	Usage  *lastused.Recorder
-	Config keys.Config
-	logs   *syncBuffer // everything the server logged
+	URL   string // also the issuer
+	Store *store.Store
+	Keys  *keys.Manager
+	Ring  *secret.Keyring
+	Clock *fakeClock
+	Usage *lastused.Recorder
+	// Clients is the token path's client cache.
+	Clients *clientcache.Cache
+	Config  keys.Config
+	logs    *syncBuffer // everything the server logged
 }
 
 // Logs returns what the server has logged so far.
@@ -81,7 +86,19 @@ const testMaxExpiry = 86400
 
 func newTestServer(t *testing.T) *testServer {
 	t.Helper()
-	st := pgtest.NewStore(t)
+	return newTestServerOn(t, pgtest.NewDatabase(t), nil)
+}
+
+// newTestServerOn starts a server on the database at dbURL, which other
+// test servers may share as replicas; tracer, when not nil, sees every
+// query the server's pool runs.
+func newTestServerOn(t *testing.T, dbURL string, tracer pgx.QueryTracer) *testServer {
+	t.Helper()
+	st, err := store.Open(context.Background(), dbURL, tracer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(st.Close)
 	kek := make([]byte, secret.KEKSize)
 	copy(kek, "keyward test key-encryption key!")
 	ring, err := secret.NewKeyring(kek)
@@ -97,17 +114,29 @@ func newTestServer(t *testing.T) *testServer {
 		t.Fatal(err)
 	}
 	usage := lastused.New(st.RecordSecretUse, log)
+	clients := clientcache.New(st, clientcache.Config{Size: 1000, NegativeTTL: 5 * time.Second, StaleTTL: 5 * time.Minute, CheckInterval: time.Minute}, clock.Now, log)
+	listenCtx, stopListening := context.WithCancel(context.Background())
+	listening := make(chan struct{})
+	go func() {
+		defer close(listening)
+		st.Listen(listenCtx, log, clients, store.ChannelClients)
+	}()
+	t.Cleanup(func() {
+		stopListening()
+		<-listening
+	})
 
 	srv := httptest.NewUnstartedServer(nil)
 	issuer := "http://" + srv.Listener.Addr().String()
 	srv.Config.Handler = httpserver.New(httpserver.Deps{
 		Log: log, Issuer: issuer, Keys: km, Ping: st.Ping,
-		Token: oauth.TokenDeps{Log: log, Issuer: issuer, Clients: st, Ring: ring, Signer: km, Usage: usage, Now: clock.Now},
-		Admin: admin.Deps{Log: log, Store: st, Keys: km, Ring: ring, Issuer: issuer, MaxExpiry: testMaxExpiry, Now: clock.Now},
+		Token: oauth.TokenDeps{Log: log, Issuer: issuer, Clients: clients, Ring: ring, Signer: km, Usage: usage, Now: clock.Now},
+		Admin: admin.Deps{Log: log, Store: st, Keys: km, Ring: ring, Issuer: issuer, MaxExpiry: testMaxExpiry, Now: clock.Now,
+			ClientChanged: clients.Invalidate},
 	})
 	srv.Start()
 	t.Cleanup(srv.Close)
-	return &testServer{URL: issuer, Store: st, Keys: km, Ring: ring, Clock: clock, Usage: usage, Config: cfg, logs: logs}
+	return &testServer{URL: issuer, Store: st, Keys: km, Ring: ring, Clock: clock, Usage: usage, Clients: clients, Config: cfg, logs: logs}
 }
 
 // envAdmin creates an environment-admin client directly in the database

@@ -42,6 +42,9 @@ type Client struct {
 	CreateTime     time.Time
 	UpdateTime     time.Time
 	Secrets        []Secret
+	// Version grows with every change of the client or its secrets (not
+	// with last_used_time); caches compare it to find stale entries.
+	Version int64
 }
 
 // CustomClaim is a claim a client's tokens carry as a top-level string.
@@ -65,12 +68,12 @@ type Secret struct {
 }
 
 const clientColumns = `id, seq, coalesce(organization_id, ''), name, description, auth_method,
-	scopes, audience, custom_claims, expiry, create_time, update_time`
+	scopes, audience, custom_claims, expiry, create_time, update_time, version`
 
 func scanClient(row pgx.Row) (Client, error) {
 	var c Client
 	err := row.Scan(&c.ID, &c.Seq, &c.OrganizationID, &c.Name, &c.Description, &c.AuthMethod,
-		&c.Scopes, &c.Audience, &c.CustomClaims, &c.Expiry, &c.CreateTime, &c.UpdateTime)
+		&c.Scopes, &c.Audience, &c.CustomClaims, &c.Expiry, &c.CreateTime, &c.UpdateTime, &c.Version)
 	return c, err
 }
 
@@ -177,18 +180,73 @@ func loadSecrets(ctx context.Context, q querier, clients []Client) error {
 }
 
 // ClientByID returns a client with its secrets, whatever its organization:
-// the token path's lookup. It returns ErrNotFound when there is none.
+// the token path's lookup, one indexed query. It returns ErrNotFound when
+// there is none.
 func (s *Store) ClientByID(ctx context.Context, id string) (Client, error) {
-	c, err := scanClient(s.pool.QueryRow(ctx, `SELECT `+clientColumns+` FROM clients WHERE id = $1`, id))
-	if err == nil {
-		cs := []Client{c}
-		err = loadSecrets(ctx, s.pool, cs)
-		c = cs[0]
-	}
+	rows, err := s.pool.Query(ctx, `
+		SELECT c.id, c.seq, coalesce(c.organization_id, ''), c.name, c.description, c.auth_method,
+			c.scopes, c.audience, c.custom_claims, c.expiry, c.create_time, c.update_time, c.version,
+			s.id, s.hash, s.sealed, s.kek_id, s.secret_suffix, s.status, s.create_time, s.update_time, s.last_used_time
+		FROM clients c LEFT JOIN client_secrets s ON s.client_id = c.id
+		WHERE c.id = $1
+		ORDER BY s.create_time, s.id`, id)
 	if err != nil {
 		return Client{}, fmt.Errorf("client %s: %w", id, classify(err))
 	}
+	defer rows.Close()
+	var c Client
+	found := false
+	for rows.Next() {
+		var sec struct {
+			ID, KEKID, Suffix, Status *string
+			Hash, Sealed              []byte
+			CreateTime, UpdateTime    *time.Time
+			LastUsedTime              *time.Time
+		}
+		err := rows.Scan(&c.ID, &c.Seq, &c.OrganizationID, &c.Name, &c.Description, &c.AuthMethod,
+			&c.Scopes, &c.Audience, &c.CustomClaims, &c.Expiry, &c.CreateTime, &c.UpdateTime, &c.Version,
+			&sec.ID, &sec.Hash, &sec.Sealed, &sec.KEKID, &sec.Suffix, &sec.Status, &sec.CreateTime, &sec.UpdateTime, &sec.LastUsedTime)
+		if err != nil {
+			return Client{}, fmt.Errorf("client %s: %w", id, classify(err))
+		}
+		if !found {
+			found, c.Secrets = true, []Secret{}
+		}
+		if sec.ID != nil { // LEFT JOIN: a client without secrets has one row of NULLs
+			c.Secrets = append(c.Secrets, Secret{
+				ID: *sec.ID, ClientID: c.ID, Hash: sec.Hash, Sealed: sec.Sealed, KEKID: *sec.KEKID,
+				Suffix: *sec.Suffix, Status: *sec.Status, CreateTime: *sec.CreateTime, UpdateTime: *sec.UpdateTime,
+				LastUsedTime: sec.LastUsedTime,
+			})
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return Client{}, fmt.Errorf("client %s: %w", id, classify(err))
+	}
+	if !found {
+		return Client{}, fmt.Errorf("client %s: %w", id, ErrNotFound)
+	}
 	return c, nil
+}
+
+// ClientVersions returns the current version of each of the given clients
+// that still exists.
+func (s *Store) ClientVersions(ctx context.Context, ids []string) (map[string]int64, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id, version FROM clients WHERE id = ANY($1)`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("client versions: %w", classify(err))
+	}
+	out := make(map[string]int64, len(ids))
+	var id string
+	var v int64
+	_, err = pgx.ForEachRow(rows, []any{&id, &v}, func() error {
+		out[id] = v
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("client versions: %w", classify(err))
+	}
+	return out, nil
 }
 
 // Client returns the client id of organization orgID with its secrets, or

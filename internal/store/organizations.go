@@ -103,15 +103,26 @@ func (s *Store) UpdateOrganization(ctx context.Context, id string, now time.Time
 	return out, nil
 }
 
-// DeleteOrganization deletes the organization and, by cascade, its clients
-// and their secrets. It returns ErrNotFound when there is none.
-func (s *Store) DeleteOrganization(ctx context.Context, id string) error {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM organizations WHERE id = $1`, id)
+// DeleteOrganization deletes the organization with its clients and their
+// secrets, and returns the ids of the clients deleted. It returns
+// ErrNotFound when there is none.
+func (s *Store) DeleteOrganization(ctx context.Context, id string) (clientIDs []string, err error) {
+	err = s.InTx(ctx, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `DELETE FROM clients WHERE organization_id = $1 RETURNING id`, id)
+		if err != nil {
+			return err
+		}
+		if clientIDs, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `DELETE FROM organizations WHERE id = $1`, id)
+		if err == nil && tag.RowsAffected() == 0 {
+			return ErrNotFound
+		}
+		return err
+	})
 	if err != nil {
-		return fmt.Errorf("delete organization %s: %w", id, classify(err))
+		return nil, fmt.Errorf("delete organization %s: %w", id, classify(err))
 	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("delete organization %s: %w", id, ErrNotFound)
-	}
-	return nil
+	return clientIDs, nil
 }

@@ -1,0 +1,288 @@
+// Package clientcache keeps the clients the token endpoint authenticates in
+// memory, so that a warm token request makes no database round trip. Every
+// replica listens for change notifications (a change takes effect within
+// moments everywhere) and checks its entries' versions periodically as a
+// safety net for notifications it missed.
+package clientcache
+
+import (
+	"container/list"
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/keyward/keyward/internal/store"
+)
+
+// Loader reads clients from the database.
+type Loader interface {
+	// ClientByID returns the client with its secrets, or an error wrapping
+	// store.ErrNotFound or store.ErrUnavailable.
+	ClientByID(ctx context.Context, id string) (store.Client, error)
+	// ClientVersions returns the versions of those of ids that still exist.
+	ClientVersions(ctx context.Context, ids []string) (map[string]int64, error)
+}
+
+// Config sizes and times the cache.
+type Config struct {
+	// Size bounds the number of entries; the least recently used go first.
+	Size int
+	// NegativeTTL is how long an unknown client id is remembered as
+	// unknown, so that a flood of made-up ids does not reach the database.
+	NegativeTTL time.Duration
+	// StaleTTL is how long an entry may serve after it was last confirmed
+	// fresh; while the database is reachable, confirmations come every
+	// CheckInterval, so it matters only when the database is down.
+	StaleTTL time.Duration
+	// CheckInterval is how often every entry's version is compared with the
+	// database.
+	CheckInterval time.Duration
+}
+
+// Cache is a bounded LRU of clients by id. It is safe for concurrent use.
+type Cache struct {
+	load Loader
+	cfg  Config
+	now  func() time.Time
+	log  *slog.Logger
+
+	mu      sync.Mutex
+	lru     *list.List               // of *entry, most recently used first
+	items   map[string]*list.Element // by client id
+	flights map[string]*flight       // loads in progress
+	hits    uint64
+	misses  uint64
+}
+
+type entry struct {
+	id       string
+	client   store.Client
+	missing  bool      // the client does not exist
+	verified time.Time // when the entry was last known to match the database
+}
+
+// flight is one load of an id that concurrent misses share. A change of
+// the id during the load makes its result unfit to cache.
+type flight struct {
+	done   chan struct{}
+	client store.Client
+	err    error
+	stale  bool
+}
+
+// New returns an empty cache.
+func New(load Loader, cfg Config, now func() time.Time, log *slog.Logger) *Cache {
+	if cfg.Size < 1 {
+		cfg.Size = 1
+	}
+	return &Cache{
+		load: load, cfg: cfg, now: now, log: log,
+		lru: list.New(), items: map[string]*list.Element{}, flights: map[string]*flight{},
+	}
+}
+
+// ClientByID returns the client from memory, or loads it with one query.
+// It returns an error wrapping store.ErrNotFound for an unknown client and
+// store.ErrUnavailable when the client is not in memory (or stale) and the
+// database cannot be reached.
+func (c *Cache) ClientByID(ctx context.Context, id string) (store.Client, error) {
+	now := c.now()
+	c.mu.Lock()
+	if el, ok := c.items[id]; ok {
+		e := el.Value.(*entry)
+		fresh := now.Sub(e.verified) < c.cfg.StaleTTL
+		if e.missing {
+			fresh = now.Sub(e.verified) < c.cfg.NegativeTTL
+		}
+		if fresh {
+			c.lru.MoveToFront(el)
+			c.hits++
+			c.mu.Unlock()
+			if e.missing {
+				return store.Client{}, store.ErrNotFound
+			}
+			return e.client, nil
+		}
+	}
+	c.misses++
+	f, leader := c.flights[id], false
+	if f == nil {
+		f, leader = &flight{done: make(chan struct{})}, true
+		c.flights[id] = f
+	}
+	c.mu.Unlock()
+
+	if leader {
+		f.client, f.err = c.load.ClientByID(context.WithoutCancel(ctx), id)
+		c.mu.Lock()
+		delete(c.flights, id)
+		if !f.stale {
+			switch {
+			case f.err == nil:
+				c.put(&entry{id: id, client: trim(f.client), verified: now})
+			case errors.Is(f.err, store.ErrNotFound):
+				c.put(&entry{id: id, missing: true, verified: now})
+			}
+		}
+		c.mu.Unlock()
+		close(f.done)
+	} else {
+		select {
+		case <-f.done:
+		case <-ctx.Done():
+			return store.Client{}, ctx.Err()
+		}
+	}
+	if f.err != nil {
+		return store.Client{}, f.err
+	}
+	return f.client, nil
+}
+
+// trim keeps what the token path needs, so that a full cache stays small:
+// the plain secret's sealed copy and the bookkeeping times are dropped.
+func trim(cl store.Client) store.Client {
+	secrets := make([]store.Secret, 0, len(cl.Secrets))
+	for _, s := range cl.Secrets {
+		if s.Status != store.SecretActive {
+			continue // an inactive secret authenticates nothing
+		}
+		secrets = append(secrets, store.Secret{ID: s.ID, ClientID: s.ClientID, Hash: s.Hash, KEKID: s.KEKID, Status: s.Status})
+	}
+	cl.Secrets = secrets
+	cl.Description = ""
+	return cl
+}
+
+// put adds or replaces an entry and evicts the least recently used ones
+// beyond the bound. c.mu must be held.
+func (c *Cache) put(e *entry) {
+	if el, ok := c.items[e.id]; ok {
+		el.Value = e
+		c.lru.MoveToFront(el)
+		return
+	}
+	c.items[e.id] = c.lru.PushFront(e)
+	for c.lru.Len() > c.cfg.Size {
+		last := c.lru.Back()
+		c.lru.Remove(last)
+		delete(c.items, last.Value.(*entry).id)
+	}
+}
+
+// Invalidate forgets id, and makes a load of it in progress uncacheable.
+func (c *Cache) Invalidate(id string) {
+	c.mu.Lock()
+	if el, ok := c.items[id]; ok {
+		c.lru.Remove(el)
+		delete(c.items, id)
+	}
+	if f := c.flights[id]; f != nil {
+		f.stale = true
+	}
+	c.mu.Unlock()
+}
+
+// Len returns the number of entries.
+func (c *Cache) Len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lru.Len()
+}
+
+// Stats returns the hits and misses so far.
+func (c *Cache) Stats() (hits, misses uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.hits, c.misses
+}
+
+// Notify implements store.Listener: a change of a client evicts it.
+func (c *Cache) Notify(channel, payload string) {
+	if channel == store.ChannelClients {
+		c.Invalidate(payload)
+	}
+}
+
+// Resync implements store.Listener: after listening was interrupted, the
+// notifications missed are made up for by a version check. Loads in
+// progress may have read what a missed notification changed.
+func (c *Cache) Resync() {
+	c.mu.Lock()
+	for _, f := range c.flights {
+		f.stale = true
+	}
+	c.mu.Unlock()
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := c.Check(ctx); err != nil {
+			c.log.Warn("client cache check after reconnecting", "err", err)
+		}
+	}()
+}
+
+// checkBatch bounds the ids of one version query.
+const checkBatch = 5000
+
+// Check compares every cached client's version with the database: changed
+// or deleted clients are evicted, the others confirmed fresh. Unknown-id
+// entries simply expire. On error the entries are left as they are.
+func (c *Cache) Check(ctx context.Context) error {
+	c.mu.Lock()
+	versions := make(map[string]int64, len(c.items))
+	for id, el := range c.items {
+		if e := el.Value.(*entry); !e.missing {
+			versions[id] = e.client.Version
+		}
+	}
+	c.mu.Unlock()
+	ids := make([]string, 0, len(versions))
+	for id := range versions {
+		ids = append(ids, id)
+	}
+	for start := 0; start < len(ids); start += checkBatch {
+		batch := ids[start:min(start+checkBatch, len(ids))]
+		now := c.now()
+		current, err := c.load.ClientVersions(ctx, batch)
+		if err != nil {
+			return err
+		}
+		c.mu.Lock()
+		for _, id := range batch {
+			el, ok := c.items[id]
+			if !ok {
+				continue
+			}
+			e := el.Value.(*entry)
+			if v, exists := current[id]; !exists || v != e.client.Version || e.missing {
+				if !e.missing || exists {
+					c.lru.Remove(el)
+					delete(c.items, id)
+				}
+				continue
+			}
+			e.verified = now
+		}
+		c.mu.Unlock()
+	}
+	return nil
+}
+
+// Run checks versions every CheckInterval until ctx is done.
+func (c *Cache) Run(ctx context.Context) {
+	t := time.NewTicker(c.cfg.CheckInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := c.Check(ctx); err != nil && ctx.Err() == nil {
+				c.log.Warn("client cache check", "err", err)
+			}
+		}
+	}
+}
