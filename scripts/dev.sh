@@ -14,6 +14,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 # shellcheck source=scripts/lib/postgres.sh
 . "$ROOT/scripts/lib/postgres.sh"
+# shellcheck source=scripts/lib/toolchain.sh
+. "$ROOT/scripts/lib/toolchain.sh"
 
 say() { echo "keyward: $*" >&2; }
 die() {

@@ -13,6 +13,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 # shellcheck source=scripts/lib/postgres.sh
 . "$ROOT/scripts/lib/postgres.sh"
+# shellcheck source=scripts/lib/toolchain.sh
+. "$ROOT/scripts/lib/toolchain.sh"
 
 command -v go >/dev/null 2>&1 || { echo "keyward: Go is not installed (https://go.dev/doc/install)" >&2; exit 1; }
 

@@ -56,6 +56,8 @@ Usage:
   keyward bootstrap        create an environment-admin client and print its credentials once
   keyward keys list        show the signing keys and what happens to them next
   keyward keys rotate      make the next key sign and publish a new next key
+  keyward keys revoke KID  withdraw a signing key at once (emergency); the next key signs
+  keyward keys rewrap      re-seal every private key and client secret under the first key-encryption key
   keyward token            get an access token with client credentials
   keyward version          print the version
 

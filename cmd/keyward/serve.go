@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -19,6 +20,7 @@ import (
 	"github.com/keyward/keyward/internal/keys"
 	"github.com/keyward/keyward/internal/lastused"
 	"github.com/keyward/keyward/internal/oauth"
+	"github.com/keyward/keyward/internal/ratelimit"
 	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/internal/store"
 )
@@ -31,6 +33,10 @@ const lastUsedFlushInterval = 5 * time.Second
 // database, the safety net under change notifications. It also confirms
 // entries fresh, so it must stay well below --stale-client-ttl.
 const clientCheckInterval = 30 * time.Second
+
+// rateLimitKeys bounds the sources and client ids each failure limiter
+// remembers.
+const rateLimitKeys = 100000
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	cfg, rest, err := load("serve", config.UsesDatabase|config.UsesKEK|config.UsesServe, args, getenv, stderr)
@@ -66,12 +72,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		}
 	}
 
-	km := keys.New(st, ring, keys.Config{
-		Bits:             cfg.SigningKeyBits,
-		JWKSMaxAge:       cfg.JWKSMaxAge,
-		PublishLead:      cfg.KeyPublishLead,
-		MaxTokenLifetime: cfg.MaxTokenExpiry,
-	}, time.Now, log)
+	km := keys.New(st, ring, keysConfig(cfg), time.Now, log)
 	if err := km.Ensure(ctx); err != nil {
 		return err
 	}
@@ -90,13 +91,19 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		StaleTTL:      cfg.StaleClientTTL,
 		CheckInterval: clientCheckInterval,
 	}, time.Now, log)
+	reg, tokenObserver := newMetrics(km, clients, st, time.Now)
 	handler := httpserver.New(httpserver.Deps{
-		Log:    log,
-		Issuer: cfg.Issuer,
-		Keys:   km,
-		Ping:   st.Ping,
+		Log:              log,
+		Issuer:           cfg.Issuer,
+		Keys:             km,
+		Ping:             st.Ping,
+		MaxTokenRequests: cfg.MaxTokenRequests,
+		Metrics:          reg,
 		Token: oauth.TokenDeps{
 			Log: log, Issuer: cfg.Issuer, Clients: clients, Ring: ring, Signer: km, Usage: usage, Now: time.Now,
+			FailuresBySource: ratelimit.New(cfg.AuthFailuresPerSource, time.Minute, rateLimitKeys, time.Now),
+			FailuresByClient: ratelimit.New(cfg.AuthFailuresPerClient, time.Minute, rateLimitKeys, time.Now),
+			Observer:         tokenObserver,
 		},
 		Admin: admin.Deps{
 			Log: log, Store: st, Keys: km, Ring: ring, Issuer: cfg.Issuer,
@@ -112,9 +119,19 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	if cfg.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+		if err != nil {
+			return &config.Error{Setting: "--tls-cert", Problem: "cannot load the certificate and key: " + err.Error()}
+		}
+		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	if srv.TLSConfig != nil {
+		ln = tls.NewListener(ln, srv.TLSConfig)
 	}
 
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
@@ -146,8 +163,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	return nil
 }
 
+// newLogger writes JSON lines; a line logged for a request carries its
+// request id.
 func newLogger(w io.Writer, level slog.Level) *slog.Logger {
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
+	return slog.New(httpserver.WithRequestID(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})))
 }
 
 // openStore connects to the database, waiting up to wait for it to come up

@@ -23,7 +23,9 @@ import (
 type KeyManager interface {
 	Verify(token, issuer string) (keys.Verified, error)
 	Keys() []store.SigningKey
+	NextRotation() (time.Time, bool)
 	Rotate(ctx context.Context) error
+	Revoke(ctx context.Context, kid string) error
 }
 
 // Deps is what every admin handler may use.

@@ -40,6 +40,9 @@ func readObject(r *http.Request, emptyOK bool) (object, error) {
 	if !utf8.Valid(body) {
 		return nil, errInvalid("the request body is not valid UTF-8")
 	}
+	if nestedDeeperThan(body, maxDepth) {
+		return nil, errInvalid(fmt.Sprintf("the request body nests JSON deeper than %d levels", maxDepth))
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	tok, err := dec.Token()
 	if err != nil {
@@ -207,4 +210,37 @@ func checkText(name, s string, min, max int) error {
 		}
 	}
 	return nil
+}
+
+// maxDepth bounds the nesting of request bodies: keyward's deepest is 3
+// (an object of an array of objects), and a deep one costs memory and time
+// in every decoder it passes.
+const maxDepth = 8
+
+// nestedDeeperThan reports whether the JSON text b opens more than max
+// arrays or objects inside one another, skipping brackets in strings.
+func nestedDeeperThan(b []byte, max int) bool {
+	depth, inString, escaped := 0, false, false
+	for _, c := range b {
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '{' || c == '[':
+			if depth++; depth > max {
+				return true
+			}
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	return false
 }

@@ -4,8 +4,9 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/go-chi/chi/v5"
+
 	"github.com/keyward/keyward/internal/keys"
-	"github.com/keyward/keyward/internal/store"
 )
 
 type keyView struct {
@@ -19,7 +20,11 @@ type keyView struct {
 	RevokeTime   *string `json:"revoke_time"`
 }
 
-func viewKeys(ks []store.SigningKey) map[string]any {
+// viewKeys is the answer of every keys route: the keys, and when the
+// scheduled lifecycle will next make a new key sign (null when it cannot
+// tell yet).
+func viewKeys(m KeyManager) map[string]any {
+	ks := m.Keys()
 	views := make([]keyView, 0, len(ks))
 	for _, k := range ks {
 		views = append(views, keyView{
@@ -28,7 +33,11 @@ func viewKeys(ks []store.SigningKey) map[string]any {
 			RemoveTime: formatTimePtr(k.RemoveTime), RevokeTime: formatTimePtr(k.RevokeTime),
 		})
 	}
-	return map[string]any{"keys": views}
+	var next *string
+	if at, ok := m.NextRotation(); ok {
+		next = formatTimePtr(&at)
+	}
+	return map[string]any{"keys": views, "next_rotation_time": next}
 }
 
 func requireEnvAdmin(r *http.Request) error {
@@ -44,7 +53,7 @@ func HandleListKeys(d Deps) http.Handler {
 		if err := requireEnvAdmin(r); err != nil {
 			return 0, nil, err
 		}
-		return http.StatusOK, viewKeys(d.Keys.Keys()), nil
+		return http.StatusOK, viewKeys(d.Keys), nil
 	})
 }
 
@@ -65,6 +74,28 @@ func HandleRotateKeys(d Deps) http.Handler {
 		case err != nil:
 			return 0, nil, storeError(err, "")
 		}
-		return http.StatusOK, viewKeys(d.Keys.Keys()), nil
+		return http.StatusOK, viewKeys(d.Keys), nil
+	})
+}
+
+// HandleRevokeKey serves POST /api/v1/keys/{kid}/revoke: an emergency for a
+// key that may have leaked. The key leaves the JWKS at once and tokens it
+// signed stop verifying; when it was active, the next key signs from now.
+// It is 404 for an unknown (or already removed) kid and 409 when the key is
+// revoked already.
+func HandleRevokeKey(d Deps) http.Handler {
+	return handler(d, func(r *http.Request) (int, any, error) {
+		if err := requireEnvAdmin(r); err != nil {
+			return 0, nil, err
+		}
+		kid := chi.URLParam(r, "kid")
+		err := d.Keys.Revoke(r.Context(), kid)
+		switch {
+		case errors.Is(err, keys.ErrAlreadyRevoked):
+			return 0, nil, errConflict("the signing key " + kid + " is revoked already")
+		case err != nil:
+			return 0, nil, storeError(err, "signing key not found")
+		}
+		return http.StatusOK, viewKeys(d.Keys), nil
 	})
 }

@@ -207,21 +207,20 @@ func (c *Cache) Notify(channel, payload string) {
 }
 
 // Resync implements store.Listener: after listening was interrupted, the
-// notifications missed are made up for by a version check. Loads in
-// progress may have read what a missed notification changed.
+// notifications missed are made up for by a version check, before any
+// notification that arrived since is handled. Loads in progress may have
+// read what a missed notification changed.
 func (c *Cache) Resync() {
 	c.mu.Lock()
 	for _, f := range c.flights {
 		f.stale = true
 	}
 	c.mu.Unlock()
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		if err := c.Check(ctx); err != nil {
-			c.log.Warn("client cache check after reconnecting", "err", err)
-		}
-	}()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := c.Check(ctx); err != nil {
+		c.log.Warn("client cache check after reconnecting", "err", err)
+	}
 }
 
 // checkBatch bounds the ids of one version query.

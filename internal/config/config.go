@@ -28,15 +28,24 @@ type Config struct {
 	LogLevel slog.Level
 
 	NoMigrate         bool
+	SigningAlg        string // RS256, ES256 or EdDSA
 	SigningKeyBits    int
 	JWKSMaxAge        time.Duration
 	KeyPublishLead    time.Duration
+	KeyRotationPeriod time.Duration
 	MaxTokenExpiry    time.Duration
 	KeyReloadInterval time.Duration
 	ShutdownTimeout   time.Duration
 
 	ClientCacheSize int
 	StaleClientTTL  time.Duration
+
+	MaxTokenRequests      int
+	AuthFailuresPerSource int
+	AuthFailuresPerClient int
+
+	TLSCert string
+	TLSKey  string
 
 	BootstrapClientID     string
 	BootstrapClientSecret string
@@ -49,7 +58,7 @@ const (
 	UsesDatabase Uses = 1 << iota // database URL
 	UsesKEK                       // key-encryption keys
 	UsesServe                     // listen address, issuer, key and token timing, bootstrap client
-	UsesKeys                      // signing-key size and timing (keys rotate)
+	UsesKeys                      // signing-key algorithm, size and timing (keys list, rotate, revoke)
 )
 
 // An Error is a missing or malformed setting. Its message names the setting
@@ -69,6 +78,9 @@ type setting struct {
 	isBool                 bool
 	apply                  func(c *Config, v string) error
 }
+
+// SigningAlgs are the values of --signing-alg.
+var SigningAlgs = []string{"RS256", "ES256", "EdDSA"}
 
 // KEKHelp tells an operator how to make a key-encryption key.
 const KEKHelp = "base64 of 32 random bytes, e.g. from `head -c32 /dev/urandom | base64`"
@@ -124,6 +136,20 @@ var settings = []setting{
 			c.SigningKeyBits = n
 			return nil
 		}},
+	{flag: "signing-alg", env: "KEYWARD_SIGNING_ALG", def: "RS256", uses: UsesServe | UsesKeys,
+		usage: "algorithm of new signing keys: RS256, ES256 or EdDSA (a change goes through the usual next -> active path)",
+		apply: func(c *Config, v string) error {
+			for _, alg := range SigningAlgs {
+				if v == alg {
+					c.SigningAlg = v
+					return nil
+				}
+			}
+			return fmt.Errorf("%q is not %s", v, strings.Join(SigningAlgs, ", "))
+		}},
+	{flag: "key-rotation-period", env: "KEYWARD_KEY_ROTATION_PERIOD", def: "720h", uses: UsesServe | UsesKeys,
+		usage: "how long a signing key signs before the next one takes over",
+		apply: duration(func(c *Config) *time.Duration { return &c.KeyRotationPeriod }, time.Minute)},
 	{flag: "jwks-max-age", env: "KEYWARD_JWKS_MAX_AGE", def: "15m", uses: UsesServe | UsesKeys,
 		usage: "Cache-Control max-age of the JWKS", apply: duration(func(c *Config) *time.Duration { return &c.JWKSMaxAge }, time.Second)},
 	{flag: "key-publish-lead", env: "KEYWARD_KEY_PUBLISH_LEAD", uses: UsesServe | UsesKeys,
@@ -132,19 +158,32 @@ var settings = []setting{
 	{flag: "max-token-expiry", env: "KEYWARD_MAX_TOKEN_EXPIRY", def: "24h", uses: UsesServe | UsesKeys,
 		usage: "the largest expiry a client may have", apply: duration(func(c *Config) *time.Duration { return &c.MaxTokenExpiry }, time.Minute)},
 	{flag: "key-reload-interval", env: "KEYWARD_KEY_RELOAD_INTERVAL", def: "10s", uses: UsesServe,
-		usage: "how often a replica rereads the signing keys", apply: duration(func(c *Config) *time.Duration { return &c.KeyReloadInterval }, time.Second)},
+		usage: "how often a replica rereads the signing keys in case it missed a change notification", apply: duration(func(c *Config) *time.Duration { return &c.KeyReloadInterval }, time.Second)},
 	{flag: "client-cache-size", env: "KEYWARD_CLIENT_CACHE_SIZE", def: "100000", uses: UsesServe,
-		usage: "how many clients the token endpoint keeps in memory", apply: func(c *Config, v string) error {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 {
-				return fmt.Errorf("%q is not a positive integer", v)
-			}
-			c.ClientCacheSize = n
-			return nil
-		}},
+		usage: "how many clients the token endpoint keeps in memory",
+		apply: positive(func(c *Config) *int { return &c.ClientCacheSize })},
 	{flag: "stale-client-ttl", env: "KEYWARD_STALE_CLIENT_TTL", def: "5m", uses: UsesServe,
 		usage: "how long a cached client keeps authenticating after it was last confirmed with the database (matters while the database is down)",
 		apply: duration(func(c *Config) *time.Duration { return &c.StaleClientTTL }, time.Second)},
+	{flag: "tls-cert", env: "KEYWARD_TLS_CERT", uses: UsesServe,
+		usage: "PEM certificate (chain) file: serve HTTPS (needs --tls-key)", apply: func(c *Config, v string) error {
+			c.TLSCert = v
+			return nil
+		}},
+	{flag: "tls-key", env: "KEYWARD_TLS_KEY", uses: UsesServe,
+		usage: "PEM private key file of --tls-cert", apply: func(c *Config, v string) error {
+			c.TLSKey = v
+			return nil
+		}},
+	{flag: "max-token-requests", env: "KEYWARD_MAX_TOKEN_REQUESTS", def: "256", uses: UsesServe,
+		usage: "token requests served at once; more are answered 503 at once rather than queued",
+		apply: positive(func(c *Config) *int { return &c.MaxTokenRequests })},
+	{flag: "auth-failures-per-source", env: "KEYWARD_AUTH_FAILURES_PER_SOURCE", def: "30", uses: UsesServe,
+		usage: "failed client authentications a source address may make per minute before it gets 429",
+		apply: positive(func(c *Config) *int { return &c.AuthFailuresPerSource })},
+	{flag: "auth-failures-per-client", env: "KEYWARD_AUTH_FAILURES_PER_CLIENT", def: "10", uses: UsesServe,
+		usage: "failed authentications per minute as one client id before further failures get 429",
+		apply: positive(func(c *Config) *int { return &c.AuthFailuresPerClient })},
 	{flag: "shutdown-timeout", env: "KEYWARD_SHUTDOWN_TIMEOUT", def: "20s", uses: UsesServe,
 		usage: "how long in-flight requests may take to finish on SIGTERM", apply: duration(func(c *Config) *time.Duration { return &c.ShutdownTimeout }, 0)},
 	{env: "KEYWARD_BOOTSTRAP_CLIENT_ID", uses: UsesServe, apply: func(c *Config, v string) error {
@@ -155,6 +194,17 @@ var settings = []setting{
 		c.BootstrapClientSecret = v
 		return nil
 	}},
+}
+
+func positive(field func(*Config) *int) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return fmt.Errorf("%q is not a positive integer", v)
+		}
+		*field(c) = n
+		return nil
+	}
 }
 
 func duration(field func(*Config) *time.Duration, minimum time.Duration) func(*Config, string) error {
@@ -288,8 +338,17 @@ func resolve(uses Uses, fs *flag.FlagSet, set map[string]bool, getenv func(strin
 				"%s is shorter than %s %s: verifiers could meet a key before their cache holds it",
 				c.KeyPublishLead, nameOf("jwks-max-age"), c.JWKSMaxAge)}
 		}
+		if c.KeyRotationPeriod < c.KeyPublishLead {
+			return Config{}, &Error{Setting: nameOf("key-rotation-period"), Problem: fmt.Sprintf(
+				"%s is shorter than %s %s: a key must be published that long before it signs, so it cannot sign for less",
+				c.KeyRotationPeriod, nameOf("key-publish-lead"), c.KeyPublishLead)}
+		}
 	}
 	switch {
+	case c.TLSCert != "" && c.TLSKey == "":
+		return Config{}, &Error{Setting: nameOf("tls-key"), Problem: "is required when --tls-cert is given"}
+	case c.TLSCert == "" && c.TLSKey != "":
+		return Config{}, &Error{Setting: nameOf("tls-cert"), Problem: "is required when --tls-key is given"}
 	case c.BootstrapClientID != "" && c.BootstrapClientSecret == "":
 		return Config{}, &Error{Setting: "KEYWARD_BOOTSTRAP_CLIENT_SECRET", Problem: "is required when KEYWARD_BOOTSTRAP_CLIENT_ID is set"}
 	case c.BootstrapClientID == "" && c.BootstrapClientSecret != "":

@@ -23,6 +23,7 @@ import (
 	"github.com/keyward/keyward/internal/lastused"
 	"github.com/keyward/keyward/internal/oauth"
 	"github.com/keyward/keyward/internal/pgtest"
+	"github.com/keyward/keyward/internal/ratelimit"
 	"github.com/keyward/keyward/internal/scope"
 	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/internal/store"
@@ -94,7 +95,32 @@ func newTestServer(t *testing.T) *testServer {
 // query the server's pool runs.
 func newTestServerOn(t *testing.T, dbURL string, tracer pgx.QueryTracer) *testServer {
 	t.Helper()
-	st, err := store.Open(context.Background(), dbURL, tracer)
+	return newTestServerWith(t, serverOptions{dbURL: dbURL, tracer: tracer})
+}
+
+// serverOptions change a test server from the defaults. Failure limits
+// default to generous ones, since many tests fail authentications on
+// purpose from one address.
+type serverOptions struct {
+	dbURL            string
+	tracer           pgx.QueryTracer
+	failuresBySource int
+	failuresByClient int
+	maxTokenRequests int
+}
+
+func newTestServerWith(t *testing.T, o serverOptions) *testServer {
+	t.Helper()
+	if o.dbURL == "" {
+		o.dbURL = pgtest.NewDatabase(t)
+	}
+	if o.failuresBySource == 0 {
+		o.failuresBySource = 100000
+	}
+	if o.failuresByClient == 0 {
+		o.failuresByClient = 100000
+	}
+	st, err := store.Open(context.Background(), o.dbURL, o.tracer)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,20 +143,29 @@ func newTestServerOn(t *testing.T, dbURL string, tracer pgx.QueryTracer) *testSe
 	clients := clientcache.New(st, clientcache.Config{Size: 1000, NegativeTTL: 5 * time.Second, StaleTTL: 5 * time.Minute, CheckInterval: time.Minute}, clock.Now, log)
 	listenCtx, stopListening := context.WithCancel(context.Background())
 	listening := make(chan struct{})
+	synced := &firstResync{Listener: clients, done: make(chan struct{})}
 	go func() {
 		defer close(listening)
-		st.Listen(listenCtx, log, clients, store.ChannelClients)
+		st.Listen(listenCtx, log, synced, store.ChannelClients)
 	}()
 	t.Cleanup(func() {
 		stopListening()
 		<-listening
 	})
+	// Tests start once the replica listens, as a served replica would.
+	select {
+	case <-synced.done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the test server's cache did not start listening within 30 s")
+	}
 
 	srv := httptest.NewUnstartedServer(nil)
 	issuer := "http://" + srv.Listener.Addr().String()
 	srv.Config.Handler = httpserver.New(httpserver.Deps{
-		Log: log, Issuer: issuer, Keys: km, Ping: st.Ping,
-		Token: oauth.TokenDeps{Log: log, Issuer: issuer, Clients: clients, Ring: ring, Signer: km, Usage: usage, Now: clock.Now},
+		Log: log, Issuer: issuer, Keys: km, Ping: st.Ping, MaxTokenRequests: o.maxTokenRequests,
+		Token: oauth.TokenDeps{Log: log, Issuer: issuer, Clients: clients, Ring: ring, Signer: km, Usage: usage, Now: clock.Now,
+			FailuresBySource: ratelimit.New(o.failuresBySource, time.Minute, 10000, clock.Now),
+			FailuresByClient: ratelimit.New(o.failuresByClient, time.Minute, 10000, clock.Now)},
 		Admin: admin.Deps{Log: log, Store: st, Keys: km, Ring: ring, Issuer: issuer, MaxExpiry: testMaxExpiry, Now: clock.Now,
 			ClientChanged: clients.Invalidate},
 	})
@@ -286,4 +321,17 @@ func (ts *testServer) createClient(t *testing.T, tok, org string, fields map[str
 	}
 	m := r.JSON(t)
 	return m["client"].(map[string]any)["client_id"].(string), m["plain_secret"].(string)
+}
+
+// firstResync passes notifications on and closes done once listening has
+// started (and the cache has resynced).
+type firstResync struct {
+	store.Listener
+	once sync.Once
+	done chan struct{}
+}
+
+func (f *firstResync) Resync() {
+	f.Listener.Resync()
+	f.once.Do(func() { close(f.done) })
 }

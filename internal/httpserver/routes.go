@@ -12,12 +12,13 @@ import (
 func routes(r chi.Router, d Deps) {
 	r.Get("/healthz", handleHealthz())
 	r.Get("/readyz", handleReadyz(d))
+	r.Get("/metrics", handleMetrics(d.Metrics))
 	r.Get("/.well-known/jwks.json", handleJWKS(d.Keys))
-	meta := handleMetadata(d.Issuer)
+	meta := handleMetadata(d.Issuer, d.Keys)
 	r.Get("/.well-known/oauth-authorization-server", meta)
 	r.Get("/.well-known/openid-configuration", meta)
 
-	r.Method("POST", "/oauth/token", oauth.HandleToken(d.Token))
+	r.Method("POST", "/oauth/token", shed(d.Log, d.MaxTokenRequests, oauth.HandleToken(d.Token)))
 
 	a := d.Admin
 	r.Route("/api/v1", func(r chi.Router) {
@@ -43,6 +44,7 @@ func routes(r chi.Router, d Deps) {
 
 			r.Method("GET", "/keys", admin.HandleListKeys(a))
 			r.Method("POST", "/keys/rotate", admin.HandleRotateKeys(a))
+			r.Method("POST", "/keys/{kid}/revoke", admin.HandleRevokeKey(a))
 		})
 	})
 }

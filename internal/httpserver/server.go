@@ -15,6 +15,7 @@ import (
 	"github.com/keyward/keyward/internal/admin"
 	"github.com/keyward/keyward/internal/jsonhttp"
 	"github.com/keyward/keyward/internal/keys"
+	"github.com/keyward/keyward/internal/metrics"
 	"github.com/keyward/keyward/internal/oauth"
 )
 
@@ -22,7 +23,12 @@ import (
 type Deps struct {
 	Log    *slog.Logger
 	Issuer string
-	Keys   *keys.Manager
+	// MaxTokenRequests bounds the token requests served at once; more are
+	// answered 503 at once instead of queueing. Zero means no bound.
+	MaxTokenRequests int
+	// Metrics is served at /metrics (an empty registry when nil).
+	Metrics *metrics.Registry
+	Keys    *keys.Manager
 	// Ping checks the database for /readyz.
 	Ping  func(ctx context.Context) error
 	Token oauth.TokenDeps
@@ -81,7 +87,6 @@ func accessLog(log *slog.Logger) func(http.Handler) http.Handler {
 			ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
 			next.ServeHTTP(ww, r)
 			log.LogAttrs(r.Context(), slog.LevelDebug, "request",
-				slog.String("request_id", middleware.GetReqID(r.Context())),
 				slog.String("method", r.Method), slog.String("path", r.URL.Path),
 				slog.Int("status", ww.Status()), slog.Duration("duration", time.Since(start)))
 		})
@@ -97,8 +102,7 @@ func recoverer(log *slog.Logger) func(http.Handler) http.Handler {
 					if v == http.ErrAbortHandler {
 						panic(v)
 					}
-					log.Error("panic serving request", "request_id", middleware.GetReqID(r.Context()),
-						"path", r.URL.Path, "panic", v)
+					log.ErrorContext(r.Context(), "panic serving request", "path", r.URL.Path, "panic", v)
 					jsonhttp.WriteError(w, r, log, jsonhttp.NewError(http.StatusInternalServerError, "internal_error", "internal error"))
 				}
 			}()
@@ -119,5 +123,59 @@ func limitBody(log *slog.Logger) func(http.Handler) http.Handler {
 			r.Body = http.MaxBytesReader(w, r.Body, jsonhttp.MaxBodyBytes)
 			next.ServeHTTP(w, r)
 		})
+	}
+}
+
+// shed serves at most limit requests at once and answers the rest 503 with
+// Retry-After at once: under overload a fast refusal that clients retry
+// beats a queue that grows until every request times out.
+func shed(log *slog.Logger, limit int, next http.Handler) http.Handler {
+	if limit <= 0 {
+		return next
+	}
+	slots := make(chan struct{}, limit)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case slots <- struct{}{}:
+			defer func() { <-slots }()
+			next.ServeHTTP(w, r)
+		default:
+			w.Header().Set("Cache-Control", "no-store")
+			jsonhttp.WriteError(w, r, log, jsonhttp.NewError(http.StatusServiceUnavailable, "temporarily_unavailable",
+				"the server is busy; retry shortly").With("Retry-After", "1"))
+		}
+	})
+}
+
+// WithRequestID wraps a log handler so that every record logged with a
+// request's context carries its request id.
+func WithRequestID(h slog.Handler) slog.Handler { return requestIDHandler{h} }
+
+type requestIDHandler struct{ slog.Handler }
+
+func (h requestIDHandler) Handle(ctx context.Context, r slog.Record) error {
+	if id := middleware.GetReqID(ctx); id != "" {
+		r.AddAttrs(slog.String("request_id", id))
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h requestIDHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return requestIDHandler{h.Handler.WithAttrs(attrs)}
+}
+
+func (h requestIDHandler) WithGroup(name string) slog.Handler {
+	return requestIDHandler{h.Handler.WithGroup(name)}
+}
+
+// handleMetrics serves the registry in the Prometheus text format.
+func handleMetrics(reg *metrics.Registry) http.HandlerFunc {
+	if reg == nil {
+		reg = metrics.New()
+	}
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", metrics.ContentType)
+		w.Header().Set("Cache-Control", "no-store")
+		reg.Write(w)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/keyward/keyward/internal/jsonhttp"
@@ -72,23 +73,44 @@ func etagMatches(header, etag string) bool {
 }
 
 // handleMetadata serves the RFC 8414 metadata, the same document at both
-// well-known paths, encoded once.
-func handleMetadata(issuer string) http.HandlerFunc {
-	body, err := json.Marshal(map[string]any{
-		"issuer":                                issuer,
-		"token_endpoint":                        issuer + "/oauth/token",
-		"jwks_uri":                              issuer + "/.well-known/jwks.json",
-		"grant_types_supported":                 []string{"client_credentials"},
-		"token_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post"},
-		// RFC 8414 requires the member; keyward has no authorization
-		// endpoint, so it supports no response type.
-		"response_types_supported": []string{},
-	})
-	if err != nil {
-		panic(err) // a literal of strings cannot fail to encode
+// well-known paths. The document names the algorithms of the published
+// keys, so it is encoded again whenever the JWKS changes (which the JWKS's
+// entity tag tells) and otherwise served from the same bytes; it may be
+// cached as long as the JWKS, since a new algorithm appears in both as long
+// before it signs.
+func handleMetadata(issuer string, m *keys.Manager) http.HandlerFunc {
+	type document struct {
+		jwksETag string
+		body     []byte
 	}
+	var current atomic.Pointer[document]
+	encode := func() []byte {
+		algs, jwksETag := m.Algorithms()
+		if d := current.Load(); d != nil && d.jwksETag == jwksETag {
+			return d.body
+		}
+		body, err := json.Marshal(map[string]any{
+			"issuer":                                issuer,
+			"token_endpoint":                        issuer + "/oauth/token",
+			"jwks_uri":                              issuer + "/.well-known/jwks.json",
+			"grant_types_supported":                 []string{"client_credentials"},
+			"token_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post"},
+			// RFC 8414 requires the member; keyward has no authorization
+			// endpoint, so it supports no response type.
+			"response_types_supported": []string{},
+			// Not a registered name: what access tokens may be signed
+			// with, so resource servers can configure their allow-list.
+			"access_token_signing_alg_values_supported": algs,
+		})
+		if err != nil {
+			panic(err) // strings and slices of strings cannot fail to encode
+		}
+		current.Store(&document{jwksETag: jwksETag, body: body})
+		return body
+	}
+	cacheControl := "public, max-age=" + strconv.Itoa(int(m.MaxAge().Seconds()))
 	return func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "public, max-age=3600")
-		jsonhttp.WriteBytes(w, http.StatusOK, body)
+		w.Header().Set("Cache-Control", cacheControl)
+		jsonhttp.WriteBytes(w, http.StatusOK, encode())
 	}
 }

@@ -8,8 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
-
-	"github.com/go-chi/chi/v5/middleware"
 )
 
 // MaxBodyBytes bounds every request body; larger ones get 413.
@@ -100,8 +98,13 @@ func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	}
 	b := body{Error: e.Code, Description: e.Description}
 	if e.Status >= 500 {
-		log.LogAttrs(r.Context(), slog.LevelError, "request failed",
-			slog.String("request_id", middleware.GetReqID(r.Context())),
+		// A 500 is a defect worth an error line; a 503 (database away,
+		// load shed) is expected under its conditions and said elsewhere.
+		level := slog.LevelDebug
+		if e.Status == http.StatusInternalServerError {
+			level = slog.LevelError
+		}
+		log.LogAttrs(r.Context(), level, "request failed",
 			slog.String("method", r.Method), slog.String("path", r.URL.Path),
 			slog.Int("status", e.Status), slog.String("err", err.Error()))
 		if e.Status == http.StatusInternalServerError {

@@ -1,22 +1,21 @@
 // Package keys owns the server's token-signing keys: generating and sealing
-// them, their next -> active -> retired states, signing access tokens with
-// the active one, verifying tokens against the published ones, and the JWKS
-// document built from them.
+// them, their lifecycle (next -> active -> retired -> removed, or revoked)
+// kept on a schedule by every replica, signing access tokens with the active
+// one, verifying tokens against the published ones, and the JWKS document
+// built from them.
 package keys
 
 import (
 	"bytes"
 	"context"
 	"crypto"
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/sha256"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,21 +32,48 @@ import (
 // retired key stays published this much longer than its last token lives.
 const ClockSkew = time.Minute
 
-// Config sets the key lifecycle's timing.
+// DefaultRotationPeriod is how long a key signs when Config leaves
+// RotationPeriod zero.
+const DefaultRotationPeriod = 720 * time.Hour
+
+// Config sets the key lifecycle's algorithm and timing.
 type Config struct {
-	Bits int // RSA modulus size of new keys
+	// Alg is the algorithm of new keys: RS256 (when empty), ES256 or EdDSA.
+	// A change takes effect through the usual path: a next key of the new
+	// algorithm is published and signs once the publish lead has passed.
+	Alg  string
+	Bits int // RSA modulus size of new RS256 keys (2048 when zero)
 	// JWKSMaxAge is how long verifiers may cache the JWKS.
 	JWKSMaxAge time.Duration
 	// PublishLead is how long a key is published as next before it may sign;
 	// at least JWKSMaxAge, so every correctly caching verifier holds it by then.
 	PublishLead time.Duration
+	// RotationPeriod is how long a key signs before the next one takes over
+	// (DefaultRotationPeriod when zero).
+	RotationPeriod time.Duration
 	// MaxTokenLifetime is the longest a token may live: a retired key stays
 	// published that long (plus ClockSkew) after its last signature.
 	MaxTokenLifetime time.Duration
 }
 
+func (c Config) withDefaults() Config {
+	if c.Alg == "" {
+		c.Alg = RS256
+	}
+	if c.Bits == 0 {
+		c.Bits = 2048
+	}
+	if c.RotationPeriod == 0 {
+		c.RotationPeriod = DefaultRotationPeriod
+	}
+	return c
+}
+
 // ErrNoActiveKey is returned by Sign before a key has been loaded.
 var ErrNoActiveKey = errors.New("no active signing key is loaded")
+
+// ErrAlreadyRevoked is returned by Revoke for a key that is revoked already.
+var ErrAlreadyRevoked = errors.New("the signing key is revoked already")
 
 // TooEarlyError is returned by Rotate when the next key has not been
 // published long enough for every verifier's cache to hold it.
@@ -72,191 +98,39 @@ type Manager struct {
 
 	state atomic.Pointer[keyState]
 
-	mu      sync.Mutex                 // serialises reloads
-	private map[string]*rsa.PrivateKey // opened private keys by kid
+	mu      sync.Mutex                         // serialises reloads
+	private map[string]crypto.Signer           // opened private keys by kid
+	seen    atomic.Pointer[[]store.SigningKey] // the keys as last read, even when loading them failed
+
+	// failpoint, when set (by tests), runs between the steps of a change
+	// to the keys; an error it returns aborts the transaction there.
+	failpoint func(ctx context.Context, step string) error
 }
 
 type keyState struct {
 	keys     []store.SigningKey // as listed: everything not yet removed
 	activeID string
-	signKey  jwk.Key // the active private key, kid and alg set
-	verify   jwk.Set // the published public keys
+	signAlg  jwa.SignatureAlgorithm
+	signKey  crypto.Signer                     // the active private key
+	verify   jwk.Set                           // the published public keys
+	algOf    map[string]jwa.SignatureAlgorithm // published kid -> the one algorithm it verifies
+	algs     []string                          // the algorithms of the published keys, sorted
 	jwks     []byte
 	etag     string
 }
 
 // New returns a Manager with nothing loaded; call Ensure before Sign.
 func New(st *store.Store, ring *secret.Keyring, cfg Config, now func() time.Time, log *slog.Logger) *Manager {
-	m := &Manager{store: st, ring: ring, cfg: cfg, now: now, log: log, private: map[string]*rsa.PrivateKey{}}
-	m.state.Store(&keyState{verify: jwk.NewSet(), jwks: []byte(`{"keys":[]}`), etag: etagOf([]byte(`{"keys":[]}`))})
+	m := &Manager{store: st, ring: ring, cfg: cfg.withDefaults(), now: now, log: log, private: map[string]crypto.Signer{}}
+	empty := []byte(`{"keys":[]}`)
+	m.state.Store(&keyState{verify: jwk.NewSet(), jwks: empty, etag: etagOf(empty), algs: []string{}})
 	return m
 }
 
-// Ensure makes sure an active key and a next key exist (creating them on a
-// first start) and loads the key state. Replicas starting at once agree: the
-// check runs under the signing-key lock.
-func (m *Manager) Ensure(ctx context.Context) error {
-	err := m.store.WithKeysLocked(ctx, func(tx store.KeyTx) error {
-		ks, err := tx.Keys(ctx)
-		if err != nil {
-			return err
-		}
-		now := m.now().UTC()
-		var hasActive, hasNext bool
-		for _, k := range ks {
-			hasActive = hasActive || k.State == store.KeyActive
-			hasNext = hasNext || k.State == store.KeyNext
-		}
-		if !hasActive {
-			// Nothing signs yet, so no verifier can depend on a cached JWKS:
-			// the first key may sign at once.
-			k, err := m.generate(store.KeyActive, now, now)
-			if err != nil {
-				return err
-			}
-			if err := tx.Insert(ctx, k); err != nil {
-				return err
-			}
-			m.log.Info("created the first signing key", "kid", k.KID, "alg", k.Alg)
-		}
-		if !hasNext {
-			k, err := m.generate(store.KeyNext, now, now.Add(m.cfg.PublishLead))
-			if err != nil {
-				return err
-			}
-			if err := tx.Insert(ctx, k); err != nil {
-				return err
-			}
-			m.log.Info("published a next signing key", "kid", k.KID, "may_sign_from", k.ActivateTime)
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("ensure signing keys: %w", err)
-	}
-	return m.Reload(ctx)
-}
-
-// Rotate makes the next key active, retires the active one and publishes a
-// new next key, all in one transaction. When the next key has been published
-// for less than the publish lead it returns a *TooEarlyError and changes
-// nothing, because verifiers might not have fetched it yet.
-func (m *Manager) Rotate(ctx context.Context) error {
-	var tooEarly *TooEarlyError
-	err := m.store.WithKeysLocked(ctx, func(tx store.KeyTx) error {
-		ks, err := tx.Keys(ctx)
-		if err != nil {
-			return err
-		}
-		now := m.now().UTC()
-		var active, next *store.SigningKey
-		for i := range ks {
-			switch ks[i].State {
-			case store.KeyActive:
-				active = &ks[i]
-			case store.KeyNext:
-				if next == nil {
-					next = &ks[i]
-				}
-			}
-		}
-		if next == nil {
-			// Publish one now; it may sign once verifiers have had time to
-			// fetch it.
-			k, err := m.generate(store.KeyNext, now, now.Add(m.cfg.PublishLead))
-			if err != nil {
-				return err
-			}
-			tooEarly = &TooEarlyError{KID: k.KID, Until: *k.ActivateTime}
-			return tx.Insert(ctx, k)
-		}
-		if eligible := next.CreateTime.Add(m.cfg.PublishLead); now.Before(eligible) {
-			tooEarly = &TooEarlyError{KID: next.KID, Until: eligible}
-			return nil
-		}
-		if active != nil {
-			remove := now.Add(m.cfg.MaxTokenLifetime + ClockSkew)
-			active.State, active.RetireTime, active.RemoveTime = store.KeyRetired, &now, &remove
-			if err := tx.Update(ctx, *active); err != nil {
-				return err
-			}
-		}
-		next.State, next.ActivateTime = store.KeyActive, &now
-		if err := tx.Update(ctx, *next); err != nil {
-			return err
-		}
-		k, err := m.generate(store.KeyNext, now, now.Add(m.cfg.PublishLead))
-		if err != nil {
-			return err
-		}
-		if err := tx.Insert(ctx, k); err != nil {
-			return err
-		}
-		m.log.Info("rotated the signing key", "active_kid", next.KID, "next_kid", k.KID)
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("rotate signing key: %w", err)
-	}
-	if err := m.Reload(ctx); err != nil {
-		return err
-	}
-	if tooEarly != nil {
-		return tooEarly
-	}
-	return nil
-}
-
-func (m *Manager) generate(state string, now, activate time.Time) (store.SigningKey, error) {
-	priv, err := rsa.GenerateKey(rand.Reader, m.cfg.Bits)
-	if err != nil {
-		return store.SigningKey{}, fmt.Errorf("generate RSA key: %w", err)
-	}
-	pub, err := jwk.FromRaw(&priv.PublicKey)
-	if err != nil {
-		return store.SigningKey{}, err
-	}
-	thumb, err := pub.Thumbprint(crypto.SHA256)
-	if err != nil {
-		return store.SigningKey{}, err
-	}
-	kid := base64.RawURLEncoding.EncodeToString(thumb)
-	publicJWK, err := json.Marshal(map[string]string{
-		"kty": "RSA",
-		"kid": kid,
-		"use": "sig",
-		"alg": string(jwa.RS256),
-		"n":   base64.RawURLEncoding.EncodeToString(priv.N.Bytes()),
-		"e":   base64.RawURLEncoding.EncodeToString(bigEndian(priv.E)),
-	})
-	if err != nil {
-		return store.SigningKey{}, err
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(priv)
-	if err != nil {
-		return store.SigningKey{}, err
-	}
-	sealed, kekID := m.ring.Seal(der, []byte(kid))
-	clear(der)
-	m.mu.Lock()
-	m.private[kid] = priv
-	m.mu.Unlock()
-	return store.SigningKey{
-		KID: kid, Alg: string(jwa.RS256), State: state, PublicJWK: publicJWK,
-		SealedPrivate: sealed, KEKID: kekID, CreateTime: now, ActivateTime: &activate,
-	}, nil
-}
-
-func bigEndian(e int) []byte {
-	var b []byte
-	for ; e > 0; e >>= 8 {
-		b = append([]byte{byte(e)}, b...)
-	}
-	return b
-}
-
 // Reload reads the keys from the database and swaps in the new state. The
-// previous state stays in use if anything fails.
+// previous state stays in use if anything fails. It returns ErrNoActiveKey
+// (wrapped) when no key is active, and secret.ErrUnknownKEK or
+// secret.ErrOpen (wrapped) when the active key does not open.
 func (m *Manager) Reload(ctx context.Context) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -264,25 +138,32 @@ func (m *Manager) Reload(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	m.seen.Store(&ks)
 	now := m.now()
-	st := &keyState{verify: jwk.NewSet()}
+	st := &keyState{verify: jwk.NewSet(), algOf: map[string]jwa.SignatureAlgorithm{}}
 	var published []json.RawMessage
+	live := map[string]bool{}
 	for _, k := range ks {
-		if k.State == store.KeyRetired && k.RemoveTime != nil && !now.Before(*k.RemoveTime) {
-			delete(m.private, k.KID)
+		if removed(k, now) {
 			continue // its tokens have all expired: it leaves the JWKS
 		}
 		st.keys = append(st.keys, k)
 		if k.State == store.KeyRevoked {
-			delete(m.private, k.KID)
 			continue
 		}
 		pub, err := jwk.ParseKey(k.PublicJWK)
 		if err != nil {
 			return fmt.Errorf("signing key %s: public JWK: %w", k.KID, err)
 		}
+		// The stored alg, not one a token names, decides how a key
+		// verifies: jwx takes it from the key.
+		_ = pub.Set(jwk.AlgorithmKey, jwa.SignatureAlgorithm(k.Alg))
 		if err := st.verify.AddKey(pub); err != nil {
 			return err
+		}
+		st.algOf[k.KID] = jwa.SignatureAlgorithm(k.Alg)
+		if !slices.Contains(st.algs, k.Alg) {
+			st.algs = append(st.algs, k.Alg)
 		}
 		published = append(published, k.PublicJWK)
 		if k.State != store.KeyActive {
@@ -292,17 +173,20 @@ func (m *Manager) Reload(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		sk, err := jwk.FromRaw(priv)
-		if err != nil {
-			return err
+		live[k.KID] = true
+		st.signKey, st.signAlg, st.activeID = priv, jwa.SignatureAlgorithm(k.Alg), k.KID
+	}
+	// Opened keys that no longer sign are forgotten: a retired key never
+	// signs again, and a revoked one must not stay in memory.
+	for kid := range m.private {
+		if !live[kid] {
+			delete(m.private, kid)
 		}
-		_ = sk.Set(jwk.KeyIDKey, k.KID)
-		_ = sk.Set(jwk.AlgorithmKey, jwa.RS256)
-		st.signKey, st.activeID = sk, k.KID
 	}
 	if st.signKey == nil {
 		return fmt.Errorf("load signing keys: %w", ErrNoActiveKey)
 	}
+	slices.Sort(st.algs)
 	if published == nil {
 		published = []json.RawMessage{}
 	}
@@ -312,13 +196,20 @@ func (m *Manager) Reload(ctx context.Context) error {
 	}
 	st.etag = etagOf(st.jwks)
 	if old := m.state.Load(); old.activeID != st.activeID {
-		m.log.Info("signing with key", "kid", st.activeID)
+		m.log.Info("signing with key", "kid", st.activeID, "alg", string(st.signAlg))
 	}
 	m.state.Store(st)
 	return nil
 }
 
-func (m *Manager) open(k store.SigningKey) (*rsa.PrivateKey, error) {
+// removed reports whether k has left the JWKS for good: a retired or
+// revoked key whose remove_time has come.
+func removed(k store.SigningKey, now time.Time) bool {
+	return (k.State == store.KeyRetired || k.State == store.KeyRevoked) &&
+		k.RemoveTime != nil && !now.Before(*k.RemoveTime)
+}
+
+func (m *Manager) open(k store.SigningKey) (crypto.Signer, error) {
 	if p, ok := m.private[k.KID]; ok {
 		return p, nil
 	}
@@ -327,13 +218,9 @@ func (m *Manager) open(k store.SigningKey) (*rsa.PrivateKey, error) {
 		return nil, fmt.Errorf("open signing key %s: %w", k.KID, err)
 	}
 	defer clear(der)
-	parsed, err := x509.ParsePKCS8PrivateKey(der)
+	priv, err := parsePrivate(der, k.Alg)
 	if err != nil {
 		return nil, fmt.Errorf("signing key %s: %w", k.KID, err)
-	}
-	priv, ok := parsed.(*rsa.PrivateKey)
-	if !ok {
-		return nil, fmt.Errorf("signing key %s is %T, want RSA", k.KID, parsed)
 	}
 	m.private[k.KID] = priv
 	return priv, nil
@@ -342,24 +229,6 @@ func (m *Manager) open(k store.SigningKey) (*rsa.PrivateKey, error) {
 func etagOf(b []byte) string {
 	sum := sha256.Sum256(b)
 	return `"` + base64.RawURLEncoding.EncodeToString(sum[:16]) + `"`
-}
-
-// Run rereads the keys every interval until ctx is done, so that a rotation
-// made by another replica is taken up. A failed reload keeps the loaded
-// state and is logged.
-func (m *Manager) Run(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := m.Reload(ctx); err != nil && ctx.Err() == nil {
-				m.log.Warn("reload signing keys", "err", err)
-			}
-		}
-	}
 }
 
 // Ready reports whether an active key is loaded.
@@ -378,9 +247,18 @@ func (m *Manager) JWKS() (body []byte, etag string) {
 // MaxAge is how long verifiers may cache the JWKS.
 func (m *Manager) MaxAge() time.Duration { return m.cfg.JWKSMaxAge }
 
+// Algorithms returns the algorithms of the published keys, sorted, with the
+// entity tag of the JWKS they were read with: both change together, so a
+// caller may rebuild what depends on them when the tag changes. The slice
+// is shared: callers must not modify it.
+func (m *Manager) Algorithms() (algs []string, etag string) {
+	st := m.state.Load()
+	return st.algs, st.etag
+}
+
 // Sign signs payload, the JSON claims of an access token, with the active
-// key as an RS256 JWS in compact form with typ at+jwt. It returns
-// ErrNoActiveKey before a key is loaded.
+// key as a JWS in compact form with typ at+jwt and the key's algorithm. It
+// returns ErrNoActiveKey before a key is loaded.
 func (m *Manager) Sign(payload []byte) (string, error) {
 	st := m.state.Load()
 	if st.signKey == nil {
@@ -389,7 +267,7 @@ func (m *Manager) Sign(payload []byte) (string, error) {
 	h := jws.NewHeaders()
 	_ = h.Set(jws.TypeKey, "at+jwt")
 	_ = h.Set(jws.KeyIDKey, st.activeID)
-	out, err := jws.Sign(payload, jws.WithKey(jwa.RS256, st.signKey, jws.WithProtectedHeaders(h)))
+	out, err := jws.Sign(payload, jws.WithKey(st.signAlg, st.signKey, jws.WithProtectedHeaders(h)))
 	if err != nil {
 		return "", fmt.Errorf("sign access token: %w", err)
 	}
@@ -434,7 +312,8 @@ func (a *audience) UnmarshalJSON(b []byte) error {
 }
 
 // Verify checks that token is an access token this server issued: a compact
-// RS256 JWS with typ at+jwt whose kid names a published key, from issuer,
+// JWS with typ at+jwt whose kid names a published key and whose alg is that
+// key's algorithm (a key verifies with its own algorithm only), from issuer,
 // within its validity (ClockSkew allowed). Any failure is an error whose
 // text may be shown to the caller.
 func (m *Manager) Verify(token, issuer string) (Verified, error) {
@@ -451,9 +330,11 @@ func (m *Manager) Verify(token, issuer string) (Verified, error) {
 		return Verified{}, errors.New("the token's signature does not verify against this server's keys")
 	}
 	sigs := msg.Signatures()
-	if len(sigs) != 1 || sigs[0].ProtectedHeaders().Algorithm() != jwa.RS256 ||
-		sigs[0].ProtectedHeaders().Type() != "at+jwt" {
-		return Verified{}, errors.New("the token is not an RS256 access token (typ at+jwt)")
+	if len(sigs) != 1 || sigs[0].ProtectedHeaders().Type() != "at+jwt" {
+		return Verified{}, errors.New("the token is not an access token (typ at+jwt)")
+	}
+	if alg, ok := st.algOf[sigs[0].ProtectedHeaders().KeyID()]; !ok || sigs[0].ProtectedHeaders().Algorithm() != alg {
+		return Verified{}, errors.New("the token's alg is not the algorithm of the key that signed it")
 	}
 	var v Verified
 	dec := json.NewDecoder(bytes.NewReader(payload))

@@ -1,7 +1,10 @@
 package oauth
 
 import (
+	"math"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/keyward/keyward/internal/jsonhttp"
 )
@@ -37,6 +40,14 @@ func invalidScope(desc string) *jsonhttp.Error {
 
 func invalidTarget(desc string) *jsonhttp.Error {
 	return jsonhttp.NewError(http.StatusBadRequest, "invalid_target", desc)
+}
+
+// rateLimited answers a source or client that failed too often.
+func rateLimited(wait time.Duration) *jsonhttp.Error {
+	secs := int(math.Ceil(wait.Seconds()))
+	return jsonhttp.NewError(http.StatusTooManyRequests, "rate_limited",
+		"too many failed client authentications; retry after "+strconv.Itoa(secs)+" seconds").
+		With("Retry-After", strconv.Itoa(max(secs, 1)))
 }
 
 func unauthorizedClient(desc string) *jsonhttp.Error {

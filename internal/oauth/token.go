@@ -9,12 +9,14 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"slices"
 	"time"
 
 	"github.com/keyward/keyward/internal/jsonhttp"
 	"github.com/keyward/keyward/internal/keys"
+	"github.com/keyward/keyward/internal/ratelimit"
 	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/internal/store"
 )
@@ -45,26 +47,116 @@ type TokenDeps struct {
 	Signer  Signer
 	Usage   UsageRecorder
 	Now     func() time.Time
+	// FailuresBySource and FailuresByClient limit failed client
+	// authentications per source address and per client id; nil limits
+	// nothing.
+	FailuresBySource *ratelimit.Limiter
+	FailuresByClient *ratelimit.Limiter
+	// Failures, when set, is told of every failed client authentication
+	// (for the audit log).
+	Failures FailureRecorder
+	// Observer, when set, is told of every token request's outcome.
+	Observer TokenObserver
+}
+
+// TokenObserver counts token requests. grant is a supported grant type or
+// "other"; result is "ok" or the OAuth error code.
+type TokenObserver interface {
+	TokenRequest(grant, result string, d time.Duration)
+}
+
+// grantLabel keeps metric labels to a known set, whatever callers send.
+func grantLabel(g string) string {
+	switch g {
+	case "client_credentials":
+		return g
+	}
+	return "other"
+}
+
+// FailureRecorder notes a failed client authentication. It must not block.
+type FailureRecorder interface {
+	AuthFailed(clientID, source, reason string, t time.Time)
 }
 
 // HandleToken serves POST /oauth/token.
 func HandleToken(d TokenDeps) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
 		h := w.Header()
 		h.Set("Cache-Control", "no-store")
 		h.Set("Pragma", "no-cache")
-		resp, err := issueToken(r, d)
+		source := SourceAddress(r)
+		var resp tokenResponse
+		var err error
+		if wait, blocked := d.blocked(source); blocked {
+			err = rateLimited(wait)
+		} else {
+			resp, err = issueToken(r, d)
+		}
+		result := "ok"
 		if err != nil {
 			var e *jsonhttp.Error
 			if errors.As(err, &e) && e.Code == "invalid_client" {
-				d.Log.LogAttrs(r.Context(), slog.LevelInfo, "client authentication failed",
-					slog.String("client_id", truncate(resp.clientID, 128)), slog.String("reason", e.Description))
+				err = d.authFailed(r, resp.clientID, source, e)
+			}
+			result = "internal_error"
+			if errors.As(err, &e) {
+				result = e.Code
 			}
 			jsonhttp.WriteError(w, r, d.Log, err)
-			return
+		} else {
+			jsonhttp.Write(w, http.StatusOK, resp)
 		}
-		jsonhttp.Write(w, http.StatusOK, resp)
+		if d.Observer != nil {
+			d.Observer.TokenRequest(grantLabel(resp.grant), result, time.Since(start))
+		}
 	})
+}
+
+func (d TokenDeps) blocked(source string) (time.Duration, bool) {
+	if d.FailuresBySource == nil {
+		return 0, false
+	}
+	return d.FailuresBySource.Blocked(source)
+}
+
+// authFailed logs, audits and counts a failed client authentication. A
+// source or client over its limit gets 429 instead of 401: the answer
+// tells nothing about the credentials, and a client's rightful owner is
+// never locked out, since a request that authenticates is never counted.
+func (d TokenDeps) authFailed(r *http.Request, clientID, source string, e *jsonhttp.Error) error {
+	clientID = truncate(clientID, 128)
+	d.Log.LogAttrs(r.Context(), slog.LevelInfo, "client authentication failed",
+		slog.String("client_id", clientID), slog.String("source", source), slog.String("reason", e.Description))
+	if d.Failures != nil {
+		d.Failures.AuthFailed(clientID, source, e.Description, d.Now())
+	}
+	var wait time.Duration
+	over := false
+	if d.FailuresBySource != nil {
+		w, o := d.FailuresBySource.Add(source)
+		wait, over = max(wait, w), over || o
+	}
+	if d.FailuresByClient != nil && clientID != "" {
+		w, o := d.FailuresByClient.Add(clientID)
+		wait, over = max(wait, w), over || o
+	}
+	if over {
+		return rateLimited(wait)
+	}
+	return e
+}
+
+// SourceAddress is the address a request came from: the peer's IP.
+// (Behind a proxy, every request shares the proxy's address; limits are
+// then per proxy.)
+func SourceAddress(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }
 
 type tokenResponse struct {
@@ -74,14 +166,15 @@ type tokenResponse struct {
 	Scope       string `json:"scope"`
 
 	clientID string // for the log line of a failed authentication
+	grant    string // for metrics
 }
 
 func issueToken(r *http.Request, d TokenDeps) (tokenResponse, error) {
 	req, err := parseTokenRequest(r)
+	failed := tokenResponse{clientID: req.clientID, grant: req.grantType}
 	if err != nil {
-		return tokenResponse{clientID: req.clientID}, err
+		return failed, err
 	}
-	failed := tokenResponse{clientID: req.clientID}
 	if req.grantType != "client_credentials" {
 		return failed, unsupportedGrantType("the grant_type " + quote(req.grantType) + " is not supported; use client_credentials")
 	}
@@ -112,6 +205,7 @@ func issueToken(r *http.Request, d TokenDeps) (tokenResponse, error) {
 		TokenType:   "Bearer",
 		ExpiresIn:   client.Expiry,
 		Scope:       joinScopes(scopes),
+		grant:       req.grantType,
 	}, nil
 }
 

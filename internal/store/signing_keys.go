@@ -109,3 +109,14 @@ func (k KeyTx) Update(ctx context.Context, key SigningKey) error {
 	}
 	return err
 }
+
+// Delete removes a key for good: a retired or revoked key whose tokens have
+// all expired, or a next key that never signed. It returns ErrNotFound
+// (wrapped) when there is no such key.
+func (k KeyTx) Delete(ctx context.Context, kid string) error {
+	tag, err := k.tx.Exec(ctx, `DELETE FROM signing_keys WHERE kid = $1`, kid)
+	if err == nil && tag.RowsAffected() == 0 {
+		return fmt.Errorf("signing key %s: %w", kid, ErrNotFound)
+	}
+	return err
+}

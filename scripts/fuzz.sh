@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# scripts/fuzz.sh [DURATION]: runs every Go fuzz target for DURATION each (default 30s).
+#
+# The seed corpora live in testdata/fuzz/<Target> beside each package and run as plain tests in
+# scripts/test.sh too. A failing input is written there by `go test -fuzz`: commit it with the fix.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+# shellcheck source=scripts/lib/toolchain.sh
+. "$ROOT/scripts/lib/toolchain.sh"
+DURATION=${1:-30s}
+
+# package and target, one per line: every func Fuzz... in a _test.go file
+targets=$(grep -rl --include='*_test.go' '^func Fuzz' internal cmd | while read -r f; do
+	sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' "$f" | while read -r fn; do echo "./$(dirname "$f") $fn"; done
+done | sort)
+
+failed=0
+while read -r pkg fn; do
+	[ -n "$pkg" ] || continue
+	echo "fuzz: $fn in $pkg for $DURATION"
+	if ! go test -run='^$' -fuzz="^${fn}\$" -fuzztime="$DURATION" "$pkg"; then
+		failed=1
+		echo "fuzz: $fn FAILED: the failing input is in $pkg/testdata/fuzz/$fn" >&2
+	fi
+done <<<"$targets"
+exit "$failed"
