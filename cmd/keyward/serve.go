@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/internal/admin"
+	"github.com/keyward/keyward/internal/audit"
 	"github.com/keyward/keyward/internal/clientcache"
 	"github.com/keyward/keyward/internal/config"
 	"github.com/keyward/keyward/internal/httpserver"
@@ -37,6 +38,10 @@ const clientCheckInterval = 30 * time.Second
 // rateLimitKeys bounds the sources and client ids each failure limiter
 // remembers.
 const rateLimitKeys = 100000
+
+// auditFailureKeys bounds the distinct (client, source, reason) rows of
+// failed authentications written per second; the rest fold into one row.
+const auditFailureKeys = 1000
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	cfg, rest, err := load("serve", config.UsesDatabase|config.UsesKEK|config.UsesServe, args, getenv, stderr)
@@ -92,6 +97,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		CheckInterval: clientCheckInterval,
 	}, time.Now, log)
 	reg, tokenObserver := newMetrics(km, clients, st, time.Now)
+	failures := audit.NewFailures(st, log, auditFailureKeys)
 	handler := httpserver.New(httpserver.Deps{
 		Log:              log,
 		Issuer:           cfg.Issuer,
@@ -104,6 +110,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			FailuresBySource: ratelimit.New(cfg.AuthFailuresPerSource, time.Minute, rateLimitKeys, time.Now),
 			FailuresByClient: ratelimit.New(cfg.AuthFailuresPerClient, time.Minute, rateLimitKeys, time.Now),
 			Observer:         tokenObserver,
+			Failures:         failures,
 		},
 		Admin: admin.Deps{
 			Log: log, Store: st, Keys: km, Ring: ring, Issuer: cfg.Issuer,
@@ -140,6 +147,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	wg.Go(func() { usage.Run(bg, lastUsedFlushInterval) })
 	wg.Go(func() { st.Listen(bg, log, clients, store.ChannelClients) })
 	wg.Go(func() { clients.Run(bg) })
+	wg.Go(func() { failures.Run(bg, time.Second, time.Now) })
 	defer func() {
 		stopBG()
 		wg.Wait()

@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/keyward/keyward/internal/admin"
+	"github.com/keyward/keyward/internal/audit"
 	"github.com/keyward/keyward/internal/clientcache"
 	"github.com/keyward/keyward/internal/httpserver"
 	"github.com/keyward/keyward/internal/keys"
@@ -60,8 +61,11 @@ type testServer struct {
 	Usage *lastused.Recorder
 	// Clients is the token path's client cache.
 	Clients *clientcache.Cache
-	Config  keys.Config
-	logs    *syncBuffer // everything the server logged
+	// Failures gathers failed client authentications for the audit log;
+	// tests flush it themselves.
+	Failures *audit.Failures
+	Config   keys.Config
+	logs     *syncBuffer // everything the server logged
 }
 
 // Logs returns what the server has logged so far.
@@ -140,6 +144,7 @@ func newTestServerWith(t *testing.T, o serverOptions) *testServer {
 		t.Fatal(err)
 	}
 	usage := lastused.New(st.RecordSecretUse, log)
+	failures := audit.NewFailures(st, log, 1000)
 	clients := clientcache.New(st, clientcache.Config{Size: 1000, NegativeTTL: 5 * time.Second, StaleTTL: 5 * time.Minute, CheckInterval: time.Minute}, clock.Now, log)
 	listenCtx, stopListening := context.WithCancel(context.Background())
 	listening := make(chan struct{})
@@ -165,13 +170,14 @@ func newTestServerWith(t *testing.T, o serverOptions) *testServer {
 		Log: log, Issuer: issuer, Keys: km, Ping: st.Ping, MaxTokenRequests: o.maxTokenRequests,
 		Token: oauth.TokenDeps{Log: log, Issuer: issuer, Clients: clients, Ring: ring, Signer: km, Usage: usage, Now: clock.Now,
 			FailuresBySource: ratelimit.New(o.failuresBySource, time.Minute, 10000, clock.Now),
-			FailuresByClient: ratelimit.New(o.failuresByClient, time.Minute, 10000, clock.Now)},
+			FailuresByClient: ratelimit.New(o.failuresByClient, time.Minute, 10000, clock.Now),
+			Failures:         failures},
 		Admin: admin.Deps{Log: log, Store: st, Keys: km, Ring: ring, Issuer: issuer, MaxExpiry: testMaxExpiry, Now: clock.Now,
 			ClientChanged: clients.Invalidate},
 	})
 	srv.Start()
 	t.Cleanup(srv.Close)
-	return &testServer{URL: issuer, Store: st, Keys: km, Ring: ring, Clock: clock, Usage: usage, Clients: clients, Config: cfg, logs: logs}
+	return &testServer{Failures: failures, URL: issuer, Store: st, Keys: km, Ring: ring, Clock: clock, Usage: usage, Clients: clients, Config: cfg, logs: logs}
 }
 
 // envAdmin creates an environment-admin client directly in the database

@@ -4,6 +4,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/keyward/keyward/internal/admin"
+	"github.com/keyward/keyward/internal/audit"
 	"github.com/keyward/keyward/internal/oauth"
 )
 
@@ -23,11 +24,16 @@ func routes(r chi.Router, d Deps) {
 	a := d.Admin
 	r.Route("/api/v1", func(r chi.Router) {
 		r.Use(admin.Authenticate(a))
+		// Every mutation below, whatever its outcome, gets an audit row.
+		r.Use(audit.Middleware(d.Log, a.Store, audit.Who{
+			Actor: admin.Actor, Source: oauth.SourceAddress, Organization: admin.AuditOrganization,
+		}, a.Now))
 		r.Method("GET", "/whoami", admin.HandleWhoami(a))
 		r.Group(func(r chi.Router) {
 			r.Use(admin.RequireAdmin(a))
 			r.Method("POST", "/organizations", admin.HandleCreateOrganization(a))
 			r.Method("GET", "/organizations", admin.HandleListOrganizations(a))
+			r.Method("GET", "/audit_events", admin.HandleListAuditEvents(a))
 			r.Method("GET", "/organizations/{org_id}", admin.HandleGetOrganization(a))
 			r.Method("PATCH", "/organizations/{org_id}", admin.HandleUpdateOrganization(a))
 			r.Method("DELETE", "/organizations/{org_id}", admin.HandleDeleteOrganization(a))
