@@ -143,6 +143,11 @@ func authenticate(r *http.Request, d Deps) (principal, error) {
 	if err != nil {
 		return principal{}, errUnauthorized(err.Error(), true)
 	}
+	// The admin API is a resource server whose identifier is the issuer: a
+	// token minted for another audience is not for it (RFC 9068 4).
+	if !slices.Contains(v.Audience, d.Issuer) {
+		return principal{}, errUnauthorized("the token's audience is not this server ("+d.Issuer+")", true)
+	}
 	// A deleted client's tokens stop working at once on the admin API.
 	c, err := d.Store.ClientByID(r.Context(), v.Subject)
 	if err != nil {

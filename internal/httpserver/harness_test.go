@@ -166,6 +166,8 @@ func newTestServerWith(t *testing.T, o serverOptions) *testServer {
 
 	srv := httptest.NewUnstartedServer(nil)
 	issuer := "http://" + srv.Listener.Addr().String()
+	// The same server settings as keyward serve: timeouts, header limit.
+	srv.Config = httpserver.Server(nil, log)
 	srv.Config.Handler = httpserver.New(httpserver.Deps{
 		Log: log, Issuer: issuer, Keys: km, Ping: st.Ping, MaxTokenRequests: o.maxTokenRequests,
 		Token: oauth.TokenDeps{Log: log, Issuer: issuer, Clients: clients, Ring: ring, Signer: km, Usage: usage, Now: clock.Now,

@@ -179,3 +179,21 @@ func handleMetrics(reg *metrics.Registry) http.HandlerFunc {
 		reg.Write(w)
 	}
 }
+
+// Server returns an http.Server for handler with keyward's limits: slow or
+// idle clients are cut off, and headers are bounded (a larger request gets
+// 431 before any handler runs).
+func Server(handler http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+}
+
+// MaxHeaderBytes bounds a request's header block.
+const MaxHeaderBytes = 64 << 10
