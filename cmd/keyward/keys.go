@@ -72,6 +72,7 @@ func runKeys(ctx context.Context, args []string, getenv func(string) string, std
 			res.SigningKeys, res.ClientSecrets, res.KEKID)
 		fmt.Fprintf(stdout, "already under it: %d signing key(s) and %d client secret(s)\n",
 			res.SigningKeysAlready, res.ClientSecretsAlready)
+		fmt.Fprintf(stdout, "API keys: %d rewrapped, %d already under it\n", res.APIKeys, res.APIKeysAlready)
 		fmt.Fprintln(stdout, "every replica now works without the old key-encryption key: remove it from their configuration")
 		return nil
 	}

@@ -57,8 +57,8 @@ Usage:
   keyward keys list        show the signing keys and what happens to them next
   keyward keys rotate      make the next key sign and publish a new next key
   keyward keys revoke KID  withdraw a signing key at once (emergency); the next key signs
-  keyward keys rewrap      re-seal every private key and client secret under the first key-encryption key
-  keyward token            get an access token with client credentials
+  keyward keys rewrap      re-seal every private key, client secret and API key under the first key-encryption key
+  keyward token            get an access token with client credentials or a credentials.json
   keyward version          print the version
 
 Run "keyward COMMAND --help" for a command's flags.

@@ -88,7 +88,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		log.Info("bootstrap admin client is ready", "client_id", cfg.BootstrapClientID, "created", created)
 	}
 
-	usage := lastused.New(st.RecordSecretUse, log)
+	usage := lastused.New(st.RecordCredentialUse, log)
 	clients := clientcache.New(st, clientcache.Config{
 		Size:          cfg.ClientCacheSize,
 		NegativeTTL:   5 * time.Second,
@@ -106,6 +106,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Metrics:          reg,
 		Token: oauth.TokenDeps{
 			Log: log, Issuer: cfg.Issuer, Clients: clients, Ring: ring, Signer: km, Usage: usage, Now: time.Now,
+			Store: st, Tokens: km,
 			FailuresBySource: ratelimit.New(cfg.AuthFailuresPerSource, time.Minute, rateLimitKeys, time.Now),
 			FailuresByClient: ratelimit.New(cfg.AuthFailuresPerClient, time.Minute, rateLimitKeys, time.Now),
 			Observer:         tokenObserver,
@@ -138,6 +139,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	wg.Go(func() { usage.Run(bg, lastUsedFlushInterval) })
 	wg.Go(func() { st.Listen(bg, log, clients, store.ChannelClients) })
 	wg.Go(func() { clients.Run(bg) })
+	wg.Go(func() { purgeExpired(bg, st, log) })
 	wg.Go(func() { failures.Run(bg, time.Second, time.Now) })
 	defer func() {
 		stopBG()
@@ -160,6 +162,32 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		log.Warn("shutdown did not finish in time", "err", err)
 	}
 	return nil
+}
+
+// purgeInterval is how often a replica deletes the assertion jtis and
+// revoked token jtis that have expired; every replica does, harmlessly.
+const purgeInterval = time.Minute
+
+// purgeExpired purges the replay and revocation stores every purgeInterval
+// until ctx is done. A row is kept a clock skew past its exp, as long as a
+// token may still verify somewhere.
+func purgeExpired(ctx context.Context, st *store.Store, log *slog.Logger) {
+	t := time.NewTicker(purgeInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			n, err := st.PurgeExpired(ctx, time.Now().Add(-keys.ClockSkew))
+			switch {
+			case err != nil && ctx.Err() == nil:
+				log.Warn("purge expired jtis", "err", err)
+			case n > 0:
+				log.Debug("purged expired jtis", "count", n)
+			}
+		}
+	}
 }
 
 // newLogger writes JSON lines; a line logged for a request carries its

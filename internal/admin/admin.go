@@ -148,6 +148,12 @@ func authenticate(r *http.Request, d Deps) (principal, error) {
 	if !slices.Contains(v.Audience, d.Issuer) {
 		return principal{}, errUnauthorized("the token's audience is not this server ("+d.Issuer+")", true)
 	}
+	// A revoked token (RFC 7009) stops working at once on the admin API.
+	if revoked, err := d.Store.TokenRevoked(r.Context(), v.JTI); err != nil {
+		return principal{}, storeError(err, "")
+	} else if revoked {
+		return principal{}, errUnauthorized("the token has been revoked", true)
+	}
 	// A deleted client's tokens stop working at once on the admin API.
 	c, err := d.Store.ClientByID(r.Context(), v.Subject)
 	if err != nil {

@@ -17,18 +17,19 @@ import (
 )
 
 type clientView struct {
-	ClientID       string              `json:"client_id"`
-	OrganizationID string              `json:"organization_id"`
-	Name           string              `json:"name"`
-	Description    string              `json:"description"`
-	AuthMethod     string              `json:"auth_method"`
-	Scopes         []string            `json:"scopes"`
-	Audience       []string            `json:"audience"`
-	CustomClaims   []store.CustomClaim `json:"custom_claims"`
-	Expiry         int                 `json:"expiry"`
-	Secrets        []secretView        `json:"secrets"`
-	CreateTime     string              `json:"create_time"`
-	UpdateTime     string              `json:"update_time"`
+	ClientID                string              `json:"client_id"`
+	OrganizationID          string              `json:"organization_id"`
+	Name                    string              `json:"name"`
+	Description             string              `json:"description"`
+	AuthMethod              string              `json:"auth_method"`
+	InjectContextIdentifier bool                `json:"inject_context_identifier"`
+	Scopes                  []string            `json:"scopes"`
+	Audience                []string            `json:"audience"`
+	CustomClaims            []store.CustomClaim `json:"custom_claims"`
+	Expiry                  int                 `json:"expiry"`
+	Secrets                 []secretView        `json:"secrets"`
+	CreateTime              string              `json:"create_time"`
+	UpdateTime              string              `json:"update_time"`
 }
 
 type secretView struct {
@@ -48,7 +49,8 @@ func viewSecret(s store.Secret) secretView {
 func viewClient(c store.Client) clientView {
 	v := clientView{
 		ClientID: c.ID, OrganizationID: c.OrganizationID, Name: c.Name, Description: c.Description,
-		AuthMethod: c.AuthMethod, Scopes: nonNil(c.Scopes), Audience: nonNil(c.Audience),
+		AuthMethod: c.AuthMethod, InjectContextIdentifier: c.InjectContextIdentifier,
+		Scopes: nonNil(c.Scopes), Audience: nonNil(c.Audience),
 		CustomClaims: c.CustomClaims, Expiry: c.Expiry, Secrets: []secretView{},
 		CreateTime: formatTime(c.CreateTime), UpdateTime: formatTime(c.UpdateTime),
 	}
@@ -63,15 +65,22 @@ func viewClient(c store.Client) clientView {
 
 const clientNotFound = "client not found"
 
-var clientFields = []string{"name", "description", "scopes", "audience", "custom_claims", "expiry"}
+var clientFields = []string{"name", "description", "scopes", "audience", "custom_claims", "expiry", "inject_context_identifier"}
+
+// authMethods are the values of a client's auth_method, which is chosen at
+// creation and never changes: a client's credentials are of one kind.
+var authMethods = []string{store.AuthClientSecret, store.AuthPrivateKeyJWT, store.AuthAPIKey}
 
 // reservedClaims may not be custom claims: they are registered JWT claims,
-// claims keyward sets itself, or claims resource servers give meaning to.
+// claims keyward sets itself (ctx: the context identifier), members of
+// introspection answers, or claims resource servers give meaning to.
 var reservedClaims = map[string]bool{
 	"iss": true, "sub": true, "aud": true, "exp": true, "nbf": true, "iat": true, "jti": true,
 	"client_id": true, "scope": true, "org_id": true, "cnf": true, "act": true, "azp": true,
 	"may_act": true, "auth_time": true, "acr": true, "amr": true, "nonce": true, "sid": true,
 	"typ": true, "ctx": true, "token_type": true, "roles": true, "groups": true, "entitlements": true,
+	// Introspection answers with a token's claims beside its own members.
+	"active": true,
 }
 
 var claimName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$`)
@@ -146,6 +155,13 @@ func (d Deps) applyClientFields(body object, c *store.Client, mayHoldReserved fu
 			return fieldError("expiry", fmt.Sprintf("must be from %d to %d seconds", minExpiry, d.MaxExpiry))
 		}
 		c.Expiry = n
+	}
+	if body.has("inject_context_identifier") {
+		b, err := body.boolean("inject_context_identifier")
+		if err != nil {
+			return err
+		}
+		c.InjectContextIdentifier = b
 	}
 	return nil
 }
@@ -264,7 +280,9 @@ func SecretRow(ring *secret.Keyring, clientID, plain string, now time.Time) stor
 }
 
 // HandleCreateClient serves POST /api/v1/organizations/{org_id}/clients: the
-// client and its first secret, committed together.
+// client and, for a client_secret client, its first secret, committed
+// together. A private_key_jwt client gets keys and an api_key client API
+// keys through their own routes; plain_secret is null for them.
 func HandleCreateClient(d Deps) http.Handler {
 	return handler(d, func(r *http.Request) (int, any, error) {
 		orgID, err := visibleOrg(r)
@@ -275,7 +293,7 @@ func HandleCreateClient(d Deps) http.Handler {
 		if err != nil {
 			return 0, nil, err
 		}
-		if err := body.only(clientFields...); err != nil {
+		if err := body.only(append(clientFields, "auth_method")...); err != nil {
 			return 0, nil, err
 		}
 		if !body.has("name") {
@@ -285,12 +303,27 @@ func HandleCreateClient(d Deps) http.Handler {
 			ID: secret.NewID("m2m_"), OrganizationID: orgID, AuthMethod: store.AuthClientSecret,
 			Expiry: min(defaultExpiry, d.MaxExpiry), CreateTime: d.now(),
 		}
+		if body.has("auth_method") {
+			m, err := body.str("auth_method")
+			if err != nil {
+				return 0, nil, err
+			}
+			if !slices.Contains(authMethods, m) {
+				return 0, nil, fieldError("auth_method", "must be one of "+strings.Join(authMethods, ", "))
+			}
+			c.AuthMethod = m
+		}
 		envAdmin := principalFrom(r.Context()).envAdmin
 		if err := d.applyClientFields(body, &c, func(string) bool { return envAdmin }); err != nil {
 			return 0, nil, err
 		}
-		sec, plain := d.newSecret(c.ID)
-		c, err = d.Store.CreateClient(r.Context(), c, &sec)
+		var first *store.Secret
+		var plain *string
+		if c.AuthMethod == store.AuthClientSecret {
+			sec, p := d.newSecret(c.ID)
+			first, plain = &sec, &p
+		}
+		c, err = d.Store.CreateClient(r.Context(), c, first)
 		if err != nil {
 			return 0, nil, storeError(err, orgNotFound)
 		}
@@ -352,6 +385,9 @@ func HandleUpdateClient(d Deps) http.Handler {
 		body, err := readObject(r, false)
 		if err != nil {
 			return 0, nil, err
+		}
+		if body.has("auth_method") {
+			return 0, nil, fieldError("auth_method", "is fixed when the client is created; create another client to use another method")
 		}
 		if err := body.only(clientFields...); err != nil {
 			return 0, nil, err

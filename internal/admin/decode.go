@@ -174,6 +174,17 @@ func (o object) strings(name string) ([]string, error) {
 	return out, nil
 }
 
+// boolean decodes a present boolean field; null is refused.
+func (o object) boolean(name string) (bool, error) {
+	switch string(bytes.TrimSpace(o[name])) {
+	case "true":
+		return true, nil
+	case "false":
+		return false, nil
+	}
+	return false, fieldError(name, "must be true or false")
+}
+
 // integer decodes a present integer field.
 func (o object) integer(name string) (int, error) {
 	var n json.Number

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -144,20 +145,26 @@ func verb(method string) string {
 	return strings.ToLower(method)
 }
 
-// createdID finds the id of what a create answered with: the "id" or
-// "client_id" of the first object in the response.
+// createdID finds the id of what a create answered with: an "id" of a
+// top-level object (the created thing), else a "client_id" (a client, or
+// credentials naming their client).
 func createdID(body []byte) string {
 	var top map[string]json.RawMessage
 	if json.Unmarshal(body, &top) != nil {
 		return ""
 	}
-	for _, raw := range top {
-		var obj map[string]any
-		if json.Unmarshal(raw, &obj) != nil {
-			continue
-		}
-		for _, k := range []string{"id", "client_id"} {
-			if s, ok := obj[k].(string); ok {
+	names := make([]string, 0, len(top))
+	for k := range top {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, field := range []string{"id", "client_id"} {
+		for _, name := range names {
+			var obj map[string]any
+			if json.Unmarshal(top[name], &obj) != nil {
+				continue
+			}
+			if s, ok := obj[field].(string); ok {
 				return s
 			}
 		}

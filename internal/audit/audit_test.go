@@ -46,6 +46,9 @@ func TestCreatedIDAndResult(t *testing.T) {
 	if id := createdID([]byte(`{"secret":{"id":"sks_y"},"plain_secret":"kw_sk_..."}`)); id != "sks_y" {
 		t.Errorf("createdID = %q", id)
 	}
+	if id := createdID([]byte(`{"key":{"id":"key_z"},"credentials":{"client_id":"m2m_x","key_id":"key_z"}}`)); id != "key_z" {
+		t.Errorf("createdID = %q, want the key's id over the credentials' client id", id)
+	}
 	if r := result(409, []byte(`{"error":"conflict","error_description":"x"}`)); r != "failure: 409 conflict" {
 		t.Errorf("result = %q", r)
 	}

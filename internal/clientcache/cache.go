@@ -142,16 +142,30 @@ func (c *Cache) ClientByID(ctx context.Context, id string) (store.Client, error)
 }
 
 // trim keeps what the token path needs, so that a full cache stays small:
-// the plain secret's sealed copy and the bookkeeping times are dropped.
+// the active secrets, with their sealed copies when the client may sign
+// client_secret_jwt assertions with them (opened only in memory to verify
+// one), and the registered public keys; bookkeeping times and the
+// description are dropped. An entry stays bounded: a client holds at most
+// store.MaxSecretsPerClient secrets and store.MaxKeysPerClient keys.
 func trim(cl store.Client) store.Client {
 	secrets := make([]store.Secret, 0, len(cl.Secrets))
 	for _, s := range cl.Secrets {
 		if s.Status != store.SecretActive {
 			continue // an inactive secret authenticates nothing
 		}
-		secrets = append(secrets, store.Secret{ID: s.ID, ClientID: s.ClientID, Hash: s.Hash, KEKID: s.KEKID, Status: s.Status})
+		t := store.Secret{ID: s.ID, ClientID: s.ClientID, Hash: s.Hash, KEKID: s.KEKID, Status: s.Status}
+		if cl.AuthMethod == store.AuthClientSecret {
+			t.Sealed = s.Sealed
+		}
+		secrets = append(secrets, t)
 	}
 	cl.Secrets = secrets
+	keys := make([]store.ClientKey, 0, len(cl.Keys))
+	for _, k := range cl.Keys {
+		keys = append(keys, store.ClientKey{ID: k.ID, ClientID: k.ClientID, Alg: k.Alg, PublicJWK: k.PublicJWK,
+			Thumbprint: k.Thumbprint, JWKKID: k.JWKKID})
+	}
+	cl.Keys = keys
 	cl.Description = ""
 	return cl
 }

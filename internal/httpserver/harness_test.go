@@ -143,7 +143,7 @@ func newTestServerWith(t *testing.T, o serverOptions) *testServer {
 	if err := km.Ensure(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	usage := lastused.New(st.RecordSecretUse, log)
+	usage := lastused.New(st.RecordCredentialUse, log)
 	failures := audit.NewFailures(st, log, 1000)
 	clients := clientcache.New(st, clientcache.Config{Size: 1000, NegativeTTL: 5 * time.Second, StaleTTL: 5 * time.Minute, CheckInterval: time.Minute}, clock.Now, log)
 	listenCtx, stopListening := context.WithCancel(context.Background())
@@ -171,6 +171,7 @@ func newTestServerWith(t *testing.T, o serverOptions) *testServer {
 	srv.Config.Handler = httpserver.New(httpserver.Deps{
 		Log: log, Issuer: issuer, Keys: km, Ping: st.Ping, MaxTokenRequests: o.maxTokenRequests,
 		Token: oauth.TokenDeps{Log: log, Issuer: issuer, Clients: clients, Ring: ring, Signer: km, Usage: usage, Now: clock.Now,
+			Store: st, Tokens: km,
 			FailuresBySource: ratelimit.New(o.failuresBySource, time.Minute, 10000, clock.Now),
 			FailuresByClient: ratelimit.New(o.failuresByClient, time.Minute, 10000, clock.Now),
 			Failures:         failures},

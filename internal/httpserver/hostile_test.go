@@ -58,7 +58,7 @@ func TestHostileBearerTokens(t *testing.T) {
 
 	tests := []struct {
 		name, token string
-		want       int
+		want        int
 	}{
 		{"an embedded jwk of the attacker's key", forge(func(h map[string]any) { h["jwk"] = jwkOf(&attacker.PublicKey) }, nil), 401},
 		{"a jku pointing at the attacker's JWKS", forge(func(h map[string]any) { h["jku"] = "http://127.0.0.1:1/jwks.json" }, nil), 401},

@@ -38,7 +38,20 @@ var admOrgRoutes = []admRoute{
 	{"POST", "/organizations/{org}/clients/{client}/secrets", nil},
 	{"PATCH", "/organizations/{org}/clients/{client}/secrets/{secret}", map[string]any{"status": "INACTIVE"}},
 	{"DELETE", "/organizations/{org}/clients/{client}/secrets/{secret}", nil},
+	{"POST", "/organizations/{org}/clients/{client}/keys", map[string]any{"public_key_pem": admIsolationPEM}},
+	{"GET", "/organizations/{org}/clients/{client}/keys", nil},
+	{"DELETE", "/organizations/{org}/clients/{client}/keys/{secret}", nil},
+	{"POST", "/organizations/{org}/clients/{client}/api_keys", nil},
+	{"GET", "/organizations/{org}/clients/{client}/api_keys", nil},
+	{"PATCH", "/organizations/{org}/clients/{client}/api_keys/{secret}", map[string]any{"status": "INACTIVE"}},
+	{"DELETE", "/organizations/{org}/clients/{client}/api_keys/{secret}", nil},
 }
+
+// admIsolationPEM is an EC P-256 public key that the walk tries to register.
+const admIsolationPEM = `-----BEGIN PUBLIC KEY-----
+MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEM+v7AyvPcSDb/AuvNJD2JuBV9g39
+Haj+epEssPgJDmIUwVU1+7Z3EgxaQd6WRkbL3CC4lwz/KxhXxb1WI5QULQ==
+-----END PUBLIC KEY-----`
 
 // admEveryAdminRoute is every route that needs an admin scope.
 var admEveryAdminRoute = append([]admRoute{
@@ -121,6 +134,9 @@ func TestIsolationOtherOrganizationsLookMissing(t *testing.T) {
 	ts.admWantUnchanged(t, a, beforeA)
 	if n := ts.admCount(t, `SELECT count(*) FROM organizations`); n != 2 {
 		t.Errorf("%d organizations, want 2", n)
+	}
+	if n := ts.admCount(t, `SELECT (SELECT count(*) FROM client_keys) + (SELECT count(*) FROM api_keys)`); n != 0 {
+		t.Errorf("%d keys or API keys were made", n)
 	}
 	// and from outside:
 	for _, c := range []struct{ id, plain string }{{bClient, bPlain}, {bClient, bPlain2}, {aClient, aPlain}, {envClient, envPlain}} {

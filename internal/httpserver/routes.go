@@ -20,6 +20,8 @@ func routes(r chi.Router, d Deps) {
 	r.Get("/.well-known/openid-configuration", meta)
 
 	r.Method("POST", "/oauth/token", shed(d.Log, d.MaxTokenRequests, oauth.HandleToken(d.Token)))
+	r.Method("POST", "/oauth/introspect", oauth.HandleIntrospect(d.Token))
+	r.Method("POST", "/oauth/revoke", oauth.HandleRevoke(d.Token))
 
 	a := d.Admin
 	r.Route("/api/v1", func(r chi.Router) {
@@ -47,6 +49,15 @@ func routes(r chi.Router, d Deps) {
 			r.Method("POST", "/organizations/{org_id}/clients/{client_id}/secrets", admin.HandleCreateSecret(a))
 			r.Method("PATCH", "/organizations/{org_id}/clients/{client_id}/secrets/{secret_id}", admin.HandleUpdateSecret(a))
 			r.Method("DELETE", "/organizations/{org_id}/clients/{client_id}/secrets/{secret_id}", admin.HandleDeleteSecret(a))
+
+			r.Method("POST", "/organizations/{org_id}/clients/{client_id}/keys", admin.HandleCreateClientKey(a))
+			r.Method("GET", "/organizations/{org_id}/clients/{client_id}/keys", admin.HandleListClientKeys(a))
+			r.Method("DELETE", "/organizations/{org_id}/clients/{client_id}/keys/{key_id}", admin.HandleDeleteClientKey(a))
+
+			r.Method("POST", "/organizations/{org_id}/clients/{client_id}/api_keys", admin.HandleCreateAPIKey(a))
+			r.Method("GET", "/organizations/{org_id}/clients/{client_id}/api_keys", admin.HandleListAPIKeys(a))
+			r.Method("PATCH", "/organizations/{org_id}/clients/{client_id}/api_keys/{api_key_id}", admin.HandleUpdateAPIKey(a))
+			r.Method("DELETE", "/organizations/{org_id}/clients/{client_id}/api_keys/{api_key_id}", admin.HandleDeleteAPIKey(a))
 
 			r.Method("GET", "/keys", admin.HandleListKeys(a))
 			r.Method("POST", "/keys/rotate", admin.HandleRotateKeys(a))

@@ -11,6 +11,7 @@ import (
 
 	"github.com/keyward/keyward/internal/jsonhttp"
 	"github.com/keyward/keyward/internal/keys"
+	"github.com/keyward/keyward/internal/oauth"
 )
 
 func handleHealthz() http.HandlerFunc {
@@ -84,6 +85,8 @@ func handleMetadata(issuer string, m *keys.Manager) http.HandlerFunc {
 		body     []byte
 	}
 	var current atomic.Pointer[document]
+	// Every /oauth endpoint authenticates its caller the same ways.
+	authMethods := []string{"client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt"}
 	encode := func() []byte {
 		algs, jwksETag := m.Algorithms()
 		if d := current.Load(); d != nil && d.jwksETag == jwksETag {
@@ -93,8 +96,15 @@ func handleMetadata(issuer string, m *keys.Manager) http.HandlerFunc {
 			"issuer":                                issuer,
 			"token_endpoint":                        issuer + "/oauth/token",
 			"jwks_uri":                              issuer + "/.well-known/jwks.json",
-			"grant_types_supported":                 []string{"client_credentials"},
-			"token_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post"},
+			"grant_types_supported":                 []string{"client_credentials", "urn:ietf:params:oauth:grant-type:jwt-bearer"},
+			"token_endpoint_auth_methods_supported": authMethods,
+			"token_endpoint_auth_signing_alg_values_supported":         oauth.AssertionAlgorithms,
+			"introspection_endpoint":                                   issuer + "/oauth/introspect",
+			"introspection_endpoint_auth_methods_supported":            authMethods,
+			"introspection_endpoint_auth_signing_alg_values_supported": oauth.AssertionAlgorithms,
+			"revocation_endpoint":                                      issuer + "/oauth/revoke",
+			"revocation_endpoint_auth_methods_supported":               authMethods,
+			"revocation_endpoint_auth_signing_alg_values_supported":    oauth.AssertionAlgorithms,
 			// RFC 8414 requires the member; keyward has no authorization
 			// endpoint, so it supports no response type.
 			"response_types_supported": []string{},

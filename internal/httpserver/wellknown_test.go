@@ -340,19 +340,28 @@ func TestMetadata(t *testing.T) {
 			t.Errorf("issuer = %q, want %q", meta.Issuer, ts.URL)
 		}
 	})
-	t.Run("advertises client_credentials and both secret authentication methods", func(t *testing.T) {
-		if !slices.Contains(meta.GrantTypes, "client_credentials") {
+	t.Run("advertises both grants, every client authentication method and the assertion algorithms", func(t *testing.T) {
+		if !slices.Equal(meta.GrantTypes, []string{"client_credentials", "urn:ietf:params:oauth:grant-type:jwt-bearer"}) {
 			t.Errorf("grant_types_supported = %v", meta.GrantTypes)
 		}
-		for _, m := range []string{"client_secret_basic", "client_secret_post"} {
-			if !slices.Contains(meta.AuthMethods, m) {
-				t.Errorf("token_endpoint_auth_methods_supported = %v, want %s", meta.AuthMethods, m)
+		if want := []string{"client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt"}; !slices.Equal(meta.AuthMethods, want) {
+			t.Errorf("token_endpoint_auth_methods_supported = %v, want %v", meta.AuthMethods, want)
+		}
+		// RFC 8414: required once private_key_jwt or client_secret_jwt is
+		// listed; none is never among them.
+		if want := []string{"HS256", "RS256", "PS256", "ES256"}; !slices.Equal(meta.AuthSigningAlgs, want) {
+			t.Errorf("token_endpoint_auth_signing_alg_values_supported = %v, want %v", meta.AuthSigningAlgs, want)
+		}
+	})
+	t.Run("advertises the introspection and revocation endpoints, which answer", func(t *testing.T) {
+		for _, u := range []string{meta.IntrospectionURL, meta.RevocationURL} {
+			res := ts.tokSendTo(t, u, tokRequest{Authorization: tokBasic(f.bare.ID, f.bare.Secret), Form: tokForm("token", "x")})
+			if res.Status != http.StatusOK {
+				t.Errorf("POST %s answered %d: %s", u, res.Status, res.Body)
 			}
 		}
-		// Advertising an endpoint or method that does not exist yet would
-		// mislead clients.
-		if meta.IntrospectionURL != "" || meta.RevocationURL != "" || len(meta.AuthSigningAlgs) != 0 {
-			t.Errorf("advertises what does not exist yet: %s", body)
+		if meta.IntrospectionURL != ts.URL+"/oauth/introspect" || meta.RevocationURL != ts.URL+"/oauth/revoke" {
+			t.Errorf("introspection_endpoint %q, revocation_endpoint %q", meta.IntrospectionURL, meta.RevocationURL)
 		}
 	})
 	t.Run("advertises a token_endpoint that issues tokens", func(t *testing.T) {

@@ -293,6 +293,9 @@ type Verified struct {
 	Expiry   int64    `json:"exp"`
 	NotBef   int64    `json:"nbf"`
 	Audience audience `json:"aud"`
+	// Claims is the token's whole claims object as signed, for callers
+	// that show every claim (introspection).
+	Claims json.RawMessage `json:"-"`
 }
 
 type audience []string
@@ -352,5 +355,6 @@ func (m *Manager) Verify(token, issuer string) (Verified, error) {
 	case v.Subject == "":
 		return Verified{}, errors.New("the token has no subject")
 	}
+	v.Claims = payload
 	return v, nil
 }

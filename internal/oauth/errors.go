@@ -53,3 +53,16 @@ func rateLimited(wait time.Duration) *jsonhttp.Error {
 func unauthorizedClient(desc string) *jsonhttp.Error {
 	return jsonhttp.NewError(http.StatusBadRequest, "unauthorized_client", desc)
 }
+
+// invalidGrant refuses the jwt-bearer grant's assertion (RFC 7523 section
+// 3.1); it is a failed client authentication as much as invalid_client is.
+func invalidGrant(desc string) *jsonhttp.Error {
+	return jsonhttp.NewError(http.StatusBadRequest, "invalid_grant", desc)
+}
+
+// apiKeyClient refuses an api_key client at the /oauth endpoints: its API
+// keys go to resource servers, which introspect them, and it has no
+// credential these endpoints accept.
+func apiKeyClient() *jsonhttp.Error {
+	return unauthorizedClient("this client authenticates with API keys, which this endpoint does not accept; its API keys are checked by introspection")
+}

@@ -88,6 +88,11 @@ func TestParseTokenRequest(t *testing.T) {
 		r.Header.Set("Authorization", basicHeader(url.QueryEscape(id)+":"+url.QueryEscape(secret)))
 		return r
 	}
+	const jwtType = "urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer"
+	const jwtGrant = "urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer"
+	basic := func(id, secret string) clientAuth {
+		return clientAuth{method: methodBasic, clientID: id, secret: secret}
+	}
 	tests := []struct {
 		name string
 		req  *http.Request
@@ -95,18 +100,29 @@ func TestParseTokenRequest(t *testing.T) {
 	}{
 		{"Basic credentials are client_secret_basic",
 			withBasic(form("grant_type=client_credentials"), "m2m_a", "s+1"),
-			tokenRequest{grantType: "client_credentials", clientID: "m2m_a", clientSecret: "s+1", authMethod: "client_secret_basic"}},
+			tokenRequest{grantType: "client_credentials", auth: basic("m2m_a", "s+1")}},
 		{"credentials in the body are client_secret_post and form-decoded",
 			form("grant_type=client_credentials&client_id=m2m_a&client_secret=s%2B1+2"),
-			tokenRequest{grantType: "client_credentials", clientID: "m2m_a", clientSecret: "s+1 2", authMethod: "client_secret_post"}},
+			tokenRequest{grantType: "client_credentials", auth: clientAuth{method: methodPost, clientID: "m2m_a", secret: "s+1 2"}}},
+		{"a client assertion is read with the client_id beside it",
+			form("grant_type=client_credentials&client_id=m2m_a&client_assertion_type=" + jwtType + "&client_assertion=h.p.s"),
+			tokenRequest{grantType: "client_credentials", auth: clientAuth{method: methodAssertion, clientID: "m2m_a", assertion: "h.p.s"}}},
+		{"the jwt-bearer grant's assertion is its client authentication",
+			form("grant_type=" + jwtGrant + "&assertion=h.p.s&scope=a"),
+			tokenRequest{grantType: grantJWTBearer, auth: clientAuth{method: methodGrant, assertion: "h.p.s"},
+				scopes: []string{"a"}, scopeGiven: true}},
 		{"scope is split on runs of spaces",
 			withBasic(form("grant_type=client_credentials&scope=+a:b++c+"), "m2m_a", "s"),
-			tokenRequest{grantType: "client_credentials", clientID: "m2m_a", clientSecret: "s", authMethod: "client_secret_basic",
+			tokenRequest{grantType: "client_credentials", auth: basic("m2m_a", "s"),
 				scopes: []string{"a:b", "c"}, scopeGiven: true}},
 		{"audience and resource values are gathered",
 			withBasic(form("grant_type=client_credentials&audience=x&resource=https%3A%2F%2Fy&audience=z"), "m2m_a", "s"),
-			tokenRequest{grantType: "client_credentials", clientID: "m2m_a", clientSecret: "s", authMethod: "client_secret_basic",
+			tokenRequest{grantType: "client_credentials", auth: basic("m2m_a", "s"),
 				audience: []string{"x", "z", "https://y"}}},
+		{"a context identifier of 256 characters is read",
+			withBasic(form("grant_type=client_credentials&context_identifier="+strings.Repeat("%C3%A9", 256)), "m2m_a", "s"),
+			tokenRequest{grantType: "client_credentials", auth: basic("m2m_a", "s"),
+				contextID: strings.Repeat("é", 256), contextGiven: true}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -115,10 +131,51 @@ func TestParseTokenRequest(t *testing.T) {
 			if err != nil {
 				t.Fatalf("err = %v", err)
 			}
-			if got.grantType != tt.want.grantType || got.clientID != tt.want.clientID || got.clientSecret != tt.want.clientSecret ||
-				got.authMethod != tt.want.authMethod || got.scopeGiven != tt.want.scopeGiven ||
-				!slices.Equal(got.scopes, tt.want.scopes) || !slices.Equal(got.audience, tt.want.audience) {
+			if got.grantType != tt.want.grantType || got.auth != tt.want.auth || got.scopeGiven != tt.want.scopeGiven ||
+				!slices.Equal(got.scopes, tt.want.scopes) || !slices.Equal(got.audience, tt.want.audience) ||
+				got.contextID != tt.want.contextID || got.contextGiven != tt.want.contextGiven {
 				t.Errorf("got  %+v\nwant %+v", got, tt.want)
+			}
+		})
+	}
+
+	refusals := []struct {
+		name string
+		req  *http.Request
+		code string
+	}{
+		{"Basic and a client assertion at once",
+			withBasic(form("grant_type=client_credentials&client_assertion_type="+jwtType+"&client_assertion=h.p.s"), "m2m_a", "s"), "invalid_request"},
+		{"client_secret and a client assertion at once",
+			form("grant_type=client_credentials&client_id=m2m_a&client_secret=s&client_assertion_type=" + jwtType + "&client_assertion=h.p.s"), "invalid_request"},
+		{"a client assertion without its type",
+			form("grant_type=client_credentials&client_assertion=h.p.s"), "invalid_request"},
+		{"a client assertion of another type",
+			form("grant_type=client_credentials&client_assertion_type=urn%3Aexample&client_assertion=h.p.s"), "invalid_client"},
+		{"a client assertion type without the assertion",
+			form("grant_type=client_credentials&client_assertion_type=" + jwtType), "invalid_request"},
+		{"the jwt-bearer grant without an assertion",
+			form("grant_type=" + jwtGrant), "invalid_request"},
+		{"the jwt-bearer grant with Basic credentials too",
+			withBasic(form("grant_type="+jwtGrant+"&assertion=h.p.s"), "m2m_a", "s"), "invalid_request"},
+		{"the jwt-bearer grant with a client secret too",
+			form("grant_type=" + jwtGrant + "&assertion=h.p.s&client_id=m2m_a&client_secret=s"), "invalid_request"},
+		{"an empty context identifier",
+			withBasic(form("grant_type=client_credentials&context_identifier="), "m2m_a", "s"), "invalid_request"},
+		{"a context identifier of 257 characters",
+			withBasic(form("grant_type=client_credentials&context_identifier="+strings.Repeat("a", 257)), "m2m_a", "s"), "invalid_request"},
+		{"a context identifier with a control character",
+			withBasic(form("grant_type=client_credentials&context_identifier=a%0Ab"), "m2m_a", "s"), "invalid_request"},
+		{"a context identifier that is not UTF-8",
+			withBasic(form("grant_type=client_credentials&context_identifier=%FF"), "m2m_a", "s"), "invalid_request"},
+	}
+	for _, tt := range refusals {
+		t.Run(tt.name+" is "+tt.code, func(t *testing.T) {
+			t.Parallel()
+			_, err := parseTokenRequest(tt.req)
+			var e *jsonhttp.Error
+			if !errors.As(err, &e) || e.Code != tt.code {
+				t.Fatalf("err = %v, want %s", err, tt.code)
 			}
 		})
 	}

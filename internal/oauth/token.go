@@ -1,6 +1,9 @@
 // Package oauth owns keyward's OAuth 2.0 endpoints under /oauth: parsing
-// token requests, authenticating clients and issuing RFC 9068 access tokens
-// for the client credentials grant (RFC 6749 section 4.4).
+// their requests, authenticating clients (client secrets, and RFC 7523
+// client assertions: private_key_jwt and client_secret_jwt), issuing RFC
+// 9068 access tokens for the client credentials grant (RFC 6749 section
+// 4.4) and the jwt-bearer grant (RFC 7523 section 2.1), token introspection
+// (RFC 7662) and revocation (RFC 7009).
 package oauth
 
 import (
@@ -33,12 +36,31 @@ type Signer interface {
 	Sign(payload []byte) (string, error)
 }
 
-// UsageRecorder notes that a secret authenticated a request.
+// UsageRecorder notes that a credential (a secret, a registered key or an
+// API key) authenticated a request.
 type UsageRecorder interface {
 	Record(id string, t time.Time)
 }
 
-// TokenDeps is what the token endpoint needs.
+// Store is what the /oauth endpoints need of the database besides clients:
+// the replay store of assertions, revoked tokens and API keys. Its methods
+// return errors wrapping store.ErrNotFound and store.ErrUnavailable.
+type Store interface {
+	UseAssertionJTI(ctx context.Context, clientID, jti string, exp, now time.Time) (bool, error)
+	RevokeToken(ctx context.Context, jti, clientID string, exp, now time.Time) error
+	TokenRevoked(ctx context.Context, jti string) (bool, error)
+	APIKeyByHash(ctx context.Context, hashes [][]byte) (store.APIKey, store.Client, error)
+	SetAPIKeyStatus(ctx context.Context, orgID, clientID, keyID, status string, now time.Time) (store.APIKey, error)
+}
+
+// TokenVerifier checks access tokens this server issued.
+type TokenVerifier interface {
+	Verify(token, issuer string) (keys.Verified, error)
+}
+
+// TokenDeps is what the /oauth endpoints need: the token endpoint, and
+// introspection and revocation, which authenticate their callers the same
+// way.
 type TokenDeps struct {
 	Log     *slog.Logger
 	Issuer  string
@@ -47,6 +69,11 @@ type TokenDeps struct {
 	Signer  Signer
 	Usage   UsageRecorder
 	Now     func() time.Time
+	// Store records assertions' jti and revoked tokens and finds API keys.
+	Store Store
+	// Tokens verifies the access tokens introspection and revocation are
+	// asked about.
+	Tokens TokenVerifier
 	// FailuresBySource and FailuresByClient limit failed client
 	// authentications per source address and per client id; nil limits
 	// nothing.
@@ -68,7 +95,7 @@ type TokenObserver interface {
 // grantLabel keeps metric labels to a known set, whatever callers send.
 func grantLabel(g string) string {
 	switch g {
-	case "client_credentials":
+	case grantClientCredentials, grantJWTBearer:
 		return g
 	}
 	return "other"
@@ -97,7 +124,7 @@ func HandleToken(d TokenDeps) http.Handler {
 		result := "ok"
 		if err != nil {
 			var e *jsonhttp.Error
-			if errors.As(err, &e) && e.Code == "invalid_client" {
+			if errors.As(err, &e) && (e.Code == "invalid_client" || e.Code == "invalid_grant") {
 				err = d.authFailed(r, resp.clientID, source, e)
 			}
 			result = "internal_error"
@@ -171,16 +198,23 @@ type tokenResponse struct {
 
 func issueToken(r *http.Request, d TokenDeps) (tokenResponse, error) {
 	req, err := parseTokenRequest(r)
-	failed := tokenResponse{clientID: req.clientID, grant: req.grantType}
+	failed := tokenResponse{clientID: req.auth.clientID, grant: req.grantType}
 	if err != nil {
 		return failed, err
 	}
-	if req.grantType != "client_credentials" {
-		return failed, unsupportedGrantType("the grant_type " + quote(req.grantType) + " is not supported; use client_credentials")
+	if req.grantType != grantClientCredentials && req.grantType != grantJWTBearer {
+		return failed, unsupportedGrantType("the grant_type " + quote(req.grantType) + " is not supported; use client_credentials or " + grantJWTBearer)
 	}
-	client, err := authenticate(r.Context(), d, req)
+	client, claimed, err := authenticate(r.Context(), d, req.auth, d.Issuer+"/oauth/token")
+	failed.clientID = claimed
 	if err != nil {
 		return failed, err
+	}
+	if req.grantType == grantJWTBearer && client.AuthMethod != store.AuthPrivateKeyJWT {
+		return failed, unauthorizedClient("the grant_type " + grantJWTBearer + " is for private_key_jwt clients; use client_credentials")
+	}
+	if req.contextGiven && !client.InjectContextIdentifier {
+		return failed, invalidRequest("context_identifier is not allowed for this client; an admin may set inject_context_identifier on it")
 	}
 	scopes, err := grantScopes(client, req)
 	if err != nil {
@@ -192,7 +226,7 @@ func issueToken(r *http.Request, d TokenDeps) (tokenResponse, error) {
 	}
 
 	now := d.Now()
-	payload := accessClaims(d.Issuer, client, scopes, aud, now)
+	payload := accessClaims(d.Issuer, client, scopes, aud, req.contextID, now)
 	tok, err := d.Signer.Sign(payload)
 	if errors.Is(err, keys.ErrNoActiveKey) {
 		return failed, jsonhttp.Unavailable()
@@ -209,15 +243,26 @@ func issueToken(r *http.Request, d TokenDeps) (tokenResponse, error) {
 	}, nil
 }
 
-// authenticate finds the client and checks its secret against every active
-// secret's keyed hash. An unknown client, a wrong secret and an inactive
-// secret all return the same invalid_client error.
-func authenticate(ctx context.Context, d TokenDeps, req tokenRequest) (store.Client, error) {
-	basic := req.authMethod == "client_secret_basic"
+// authenticate authenticates the client of a request by the one method it
+// used. endpoint is the URL the request was sent to. It returns the client
+// and the client id the request claimed (for the log of a failure).
+func authenticate(ctx context.Context, d TokenDeps, auth clientAuth, endpoint string) (store.Client, string, error) {
+	if auth.method == methodAssertion || auth.method == methodGrant {
+		return authenticateAssertion(ctx, d, auth, endpoint)
+	}
+	c, err := authenticateSecret(ctx, d, auth)
+	return c, auth.clientID, err
+}
+
+// authenticateSecret finds the client and checks its secret against every
+// active secret's keyed hash. An unknown client, a wrong secret and an
+// inactive secret all return the same invalid_client error.
+func authenticateSecret(ctx context.Context, d TokenDeps, req clientAuth) (store.Client, error) {
+	basic := req.basic()
 	if req.clientID == "" {
 		return store.Client{}, invalidClient("client_id is missing", basic)
 	}
-	if len(req.clientID) > 256 || len(req.clientSecret) > 512 {
+	if len(req.clientID) > 256 || len(req.secret) > 512 {
 		return store.Client{}, invalidClient(authFailed, basic)
 	}
 	client, err := d.Clients.ClientByID(ctx, req.clientID)
@@ -225,17 +270,20 @@ func authenticate(ctx context.Context, d TokenDeps, req tokenRequest) (store.Cli
 	case errors.Is(err, store.ErrNotFound):
 		// Spend the time a real check would, so timing does not tell
 		// whether the client exists.
-		d.Ring.Verify(req.clientSecret, nil, d.Ring.PrimaryID())
+		d.Ring.Verify(req.secret, nil, d.Ring.PrimaryID())
 		return store.Client{}, invalidClient(authFailed, basic)
 	case errors.Is(err, store.ErrUnavailable):
 		return store.Client{}, jsonhttp.Unavailable()
 	case err != nil:
 		return store.Client{}, err
 	}
+	if client.AuthMethod == store.AuthAPIKey {
+		return store.Client{}, apiKeyClient()
+	}
 	for _, s := range client.Secrets {
-		if s.Status == store.SecretActive && d.Ring.Verify(req.clientSecret, s.Hash, s.KEKID) {
+		if s.Status == store.SecretActive && d.Ring.Verify(req.secret, s.Hash, s.KEKID) {
 			if client.AuthMethod != store.AuthClientSecret {
-				return store.Client{}, unauthorizedClient("this client may not use " + req.authMethod)
+				return store.Client{}, unauthorizedClient("this client may not use " + req.method)
 			}
 			d.Usage.Record(s.ID, d.Now())
 			return client, nil
@@ -299,11 +347,14 @@ type claims struct {
 	ClientID string `json:"client_id"`
 	Scope    string `json:"scope,omitempty"`
 	OrgID    string `json:"org_id,omitempty"`
+	// Context is the request's context_identifier, for clients that
+	// inject it.
+	Context string `json:"ctx,omitempty"`
 }
 
 // accessClaims encodes the token's claims, then the client's custom claims
 // as top-level strings (their keys were checked not to collide at write).
-func accessClaims(issuer string, c store.Client, scopes, aud []string, now time.Time) []byte {
+func accessClaims(issuer string, c store.Client, scopes, aud []string, contextID string, now time.Time) []byte {
 	cl := claims{
 		Issuer:   issuer,
 		Subject:  c.ID,
@@ -314,6 +365,7 @@ func accessClaims(issuer string, c store.Client, scopes, aud []string, now time.
 		ClientID: c.ID,
 		Scope:    joinScopes(scopes),
 		OrgID:    c.OrganizationID,
+		Context:  contextID,
 	}
 	switch len(aud) {
 	case 0:

@@ -1,6 +1,6 @@
 // Package rewrap re-seals everything keyward keeps under a key-encryption
-// key (KEK) with the primary one: signing keys' private halves and client
-// secrets' sealed copies and keyed hashes. Once it has run with the new KEK
+// key (KEK) with the primary one: signing keys' private halves, and client
+// secrets' and API keys' sealed copies and keyed hashes. Once it has run with the new KEK
 // first in the keyring, the old KEK can leave the configuration.
 package rewrap
 
@@ -20,6 +20,9 @@ type Result struct {
 	// under the primary KEK before.
 	SigningKeys, ClientSecrets               int
 	SigningKeysAlready, ClientSecretsAlready int
+	// APIKeys were re-sealed and re-hashed; APIKeysAlready were under the
+	// primary KEK before.
+	APIKeys, APIKeysAlready int
 }
 
 // ErrHashMismatch is returned when a client secret's sealed copy does not
@@ -27,11 +30,11 @@ type Result struct {
 // silently change which secret authenticates.
 var ErrHashMismatch = errors.New("the sealed copy of the client secret does not match its hash")
 
-// Run re-seals, in one transaction, every signing key and client secret not
-// yet under the primary KEK of ring: a signing key's PKCS#8 private key
-// with its kid as associated data, a client secret's plain value with its id
-// as associated data, and the secret's keyed hash recomputed with the primary
-// KEK's pepper. Nothing changes when any value fails: it returns
+// Run re-seals, in one transaction, every signing key, client secret and API
+// key not yet under the primary KEK of ring: a signing key's PKCS#8 private
+// key with its kid as associated data, a client secret's or API key's plain
+// value with its id as associated data, and its keyed hash recomputed with
+// the primary KEK's pepper. Nothing changes when any value fails: it returns
 // secret.ErrUnknownKEK or secret.ErrOpen (wrapped) for a value the ring
 // cannot open, ErrHashMismatch (wrapped) for an inconsistent secret, and the
 // store's errors.
@@ -84,6 +87,31 @@ func Run(ctx context.Context, st *store.Store, ring *secret.Keyring) (Result, er
 				return err
 			}
 			res.ClientSecrets++
+		}
+		apiKeys, err := tx.APIKeys(ctx)
+		if err != nil {
+			return err
+		}
+		for _, k := range apiKeys {
+			if k.KEKID == res.KEKID {
+				res.APIKeysAlready++
+				continue
+			}
+			plain, err := ring.Open(k.Sealed, []byte(k.ID), k.KEKID)
+			if err != nil {
+				return fmt.Errorf("API key %s: %w", k.ID, err)
+			}
+			if !ring.Verify(string(plain), k.Hash, k.KEKID) {
+				clear(plain)
+				return fmt.Errorf("API key %s: %w", k.ID, ErrHashMismatch)
+			}
+			hash, kekID := ring.Hash(string(plain))
+			sealed, _ := ring.Seal(plain, []byte(k.ID))
+			clear(plain)
+			if err := tx.ResealAPIKey(ctx, k.ID, hash, sealed, kekID); err != nil {
+				return err
+			}
+			res.APIKeys++
 		}
 		return nil
 	})

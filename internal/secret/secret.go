@@ -1,6 +1,7 @@
 // Package secret owns keyward's secret material that is not a signing key:
-// opaque ids, client secrets (generation, keyed hashing, constant-time
-// verification) and sealing with the key-encryption keys (KEKs).
+// opaque ids, client secrets and API keys (generation, keyed hashing,
+// constant-time verification) and sealing with the key-encryption keys
+// (KEKs).
 package secret
 
 import (
@@ -25,6 +26,10 @@ const KEKSize = 32
 // scanners can recognise a leaked one.
 const ClientSecretPrefix = "kw_sk_"
 
+// APIKeyPrefix starts every plain API key, so that secret scanners can
+// recognise a leaked one and keyward can tell it from a JWT.
+const APIKeyPrefix = "kw_ak_"
+
 // ErrUnknownKEK is returned by Open when the sealed value names a
 // key-encryption key that is not configured.
 var ErrUnknownKEK = errors.New("sealed with a key-encryption key that is not configured")
@@ -45,6 +50,12 @@ func NewID(prefix string) string {
 // and 256 random bits.
 func NewClientSecret() string {
 	return ClientSecretPrefix + randomText(32)
+}
+
+// NewAPIKey returns a new plain API key: the recognisable prefix and 256
+// random bits.
+func NewAPIKey() string {
+	return APIKeyPrefix + randomText(32)
 }
 
 // Suffix returns the last four characters of a plain secret, which may be
@@ -175,6 +186,17 @@ func (k *Keyring) Open(sealed, ad []byte, kekID string) ([]byte, error) {
 func (k *Keyring) Hash(plain string) (hash []byte, kekID string) {
 	e := k.keks[0]
 	return mac(e.pepper, plain), e.id
+}
+
+// HashAll returns the keyed hash of plain under every configured KEK, the
+// primary first: a value hashed under any of them is found by looking up
+// all of these.
+func (k *Keyring) HashAll(plain string) [][]byte {
+	out := make([][]byte, len(k.keks))
+	for i, e := range k.keks {
+		out[i] = mac(e.pepper, plain)
+	}
+	return out
 }
 
 // Verify reports whether plain hashes to hash under the KEK named by kekID,

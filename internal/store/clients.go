@@ -39,9 +39,15 @@ type Client struct {
 	Audience       []string
 	CustomClaims   []CustomClaim
 	Expiry         int // seconds
-	CreateTime     time.Time
-	UpdateTime     time.Time
-	Secrets        []Secret
+	// InjectContextIdentifier lets token requests carry a
+	// context_identifier, which becomes the token's ctx claim.
+	InjectContextIdentifier bool
+	CreateTime              time.Time
+	UpdateTime              time.Time
+	Secrets                 []Secret
+	// Keys are the public keys of a private_key_jwt client. ClientByID
+	// loads them; list and update functions leave them nil.
+	Keys []ClientKey
 	// Version grows with every change of the client or its secrets (not
 	// with last_used_time); caches compare it to find stale entries.
 	Version int64
@@ -68,12 +74,13 @@ type Secret struct {
 }
 
 const clientColumns = `id, seq, coalesce(organization_id, ''), name, description, auth_method,
-	scopes, audience, custom_claims, expiry, create_time, update_time, version`
+	scopes, audience, custom_claims, expiry, create_time, update_time, version, inject_context_identifier`
 
 func scanClient(row pgx.Row) (Client, error) {
 	var c Client
 	err := row.Scan(&c.ID, &c.Seq, &c.OrganizationID, &c.Name, &c.Description, &c.AuthMethod,
-		&c.Scopes, &c.Audience, &c.CustomClaims, &c.Expiry, &c.CreateTime, &c.UpdateTime, &c.Version)
+		&c.Scopes, &c.Audience, &c.CustomClaims, &c.Expiry, &c.CreateTime, &c.UpdateTime, &c.Version,
+		&c.InjectContextIdentifier)
 	return c, err
 }
 
@@ -110,11 +117,11 @@ func insertClient(ctx context.Context, q querier, c Client) (Client, error) {
 	}
 	return scanClient(q.QueryRow(ctx, `
 		INSERT INTO clients (id, organization_id, name, description, auth_method, scopes, audience,
-			custom_claims, expiry, create_time, update_time)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)
+			custom_claims, expiry, create_time, update_time, inject_context_identifier)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11)
 		RETURNING `+clientColumns,
 		c.ID, nullIfEmpty(c.OrganizationID), c.Name, c.Description, c.AuthMethod, c.Scopes, c.Audience,
-		c.CustomClaims, c.Expiry, c.CreateTime))
+		c.CustomClaims, c.Expiry, c.CreateTime, c.InjectContextIdentifier))
 }
 
 func insertSecret(ctx context.Context, q querier, s Secret) (Secret, error) {
@@ -179,13 +186,16 @@ func loadSecrets(ctx context.Context, q querier, clients []Client) error {
 	return nil
 }
 
-// ClientByID returns a client with its secrets, whatever its organization:
-// the token path's lookup, one indexed query. It returns ErrNotFound when
-// there is none.
+// ClientByID returns a client with its secrets and registered keys,
+// whatever its organization: the token path's lookup, one indexed query. It
+// returns ErrNotFound when there is none.
 func (s *Store) ClientByID(ctx context.Context, id string) (Client, error) {
+	// The keys come as one JSON array per row (a client has at most
+	// MaxKeysPerClient), so that secrets and keys still take one query.
 	rows, err := s.pool.Query(ctx, `
 		SELECT c.id, c.seq, coalesce(c.organization_id, ''), c.name, c.description, c.auth_method,
 			c.scopes, c.audience, c.custom_claims, c.expiry, c.create_time, c.update_time, c.version,
+			c.inject_context_identifier, `+clientKeysJSON+`,
 			s.id, s.hash, s.sealed, s.kek_id, s.secret_suffix, s.status, s.create_time, s.update_time, s.last_used_time
 		FROM clients c LEFT JOIN client_secrets s ON s.client_id = c.id
 		WHERE c.id = $1
@@ -203,14 +213,19 @@ func (s *Store) ClientByID(ctx context.Context, id string) (Client, error) {
 			CreateTime, UpdateTime    *time.Time
 			LastUsedTime              *time.Time
 		}
+		var keys []byte
 		err := rows.Scan(&c.ID, &c.Seq, &c.OrganizationID, &c.Name, &c.Description, &c.AuthMethod,
 			&c.Scopes, &c.Audience, &c.CustomClaims, &c.Expiry, &c.CreateTime, &c.UpdateTime, &c.Version,
+			&c.InjectContextIdentifier, &keys,
 			&sec.ID, &sec.Hash, &sec.Sealed, &sec.KEKID, &sec.Suffix, &sec.Status, &sec.CreateTime, &sec.UpdateTime, &sec.LastUsedTime)
 		if err != nil {
 			return Client{}, fmt.Errorf("client %s: %w", id, classify(err))
 		}
 		if !found {
 			found, c.Secrets = true, []Secret{}
+			if c.Keys, err = decodeClientKeys(c.ID, keys); err != nil {
+				return Client{}, fmt.Errorf("client %s: keys: %w", id, err)
+			}
 		}
 		if sec.ID != nil { // LEFT JOIN: a client without secrets has one row of NULLs
 			c.Secrets = append(c.Secrets, Secret{
@@ -294,9 +309,9 @@ func (s *Store) ListClients(ctx context.Context, orgID string, p Page) (clients 
 }
 
 // UpdateClient locks the client of organization orgID, lets mutate change
-// it, and stores name, description, scopes, audience, custom claims and
-// expiry with update_time set to now. It returns ErrNotFound or mutate's
-// error.
+// it, and stores name, description, scopes, audience, custom claims, expiry
+// and inject_context_identifier with update_time set to now. It returns
+// ErrNotFound or mutate's error.
 func (s *Store) UpdateClient(ctx context.Context, orgID, id string, now time.Time, mutate func(*Client) error) (Client, error) {
 	var out Client
 	err := s.InTx(ctx, func(tx pgx.Tx) error {
@@ -310,9 +325,9 @@ func (s *Store) UpdateClient(ctx context.Context, orgID, id string, now time.Tim
 		}
 		out, err = scanClient(tx.QueryRow(ctx, `
 			UPDATE clients SET name = $2, description = $3, scopes = $4, audience = $5, custom_claims = $6,
-				expiry = $7, update_time = $8
+				expiry = $7, update_time = $8, inject_context_identifier = $9
 			WHERE id = $1 RETURNING `+clientColumns,
-			id, c.Name, c.Description, c.Scopes, c.Audience, c.CustomClaims, c.Expiry, now))
+			id, c.Name, c.Description, c.Scopes, c.Audience, c.CustomClaims, c.Expiry, now, c.InjectContextIdentifier))
 		if err != nil {
 			return err
 		}

@@ -58,3 +58,23 @@ func (r RewrapTx) ResealSecret(ctx context.Context, id string, hash, sealed []by
 	}
 	return err
 }
+
+// APIKeys returns every API key, locked until the transaction ends.
+func (r RewrapTx) APIKeys(ctx context.Context) ([]APIKey, error) {
+	rows, err := r.tx.Query(ctx, `SELECT `+apiKeyColumns+` FROM api_keys ORDER BY id FOR UPDATE`)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (APIKey, error) { return scanAPIKey(row) })
+}
+
+// ResealAPIKey stores an API key's keyed hash and sealed copy made anew
+// under the key-encryption key kekID; update_time stays. It returns
+// ErrNotFound (wrapped) when there is no such key.
+func (r RewrapTx) ResealAPIKey(ctx context.Context, id string, hash, sealed []byte, kekID string) error {
+	tag, err := r.tx.Exec(ctx, `UPDATE api_keys SET hash = $2, sealed = $3, kek_id = $4 WHERE id = $1`, id, hash, sealed, kekID)
+	if err == nil && tag.RowsAffected() == 0 {
+		return fmt.Errorf("API key %s: %w", id, ErrNotFound)
+	}
+	return err
+}
