@@ -170,8 +170,7 @@ func loadSecrets(ctx context.Context, q querier, clients []Client) error {
 		at[clients[i].ID] = i
 		clients[i].Secrets = []Secret{}
 	}
-	rows, err := q.Query(ctx, `
-		SELECT `+secretColumns+` FROM client_secrets WHERE client_id = ANY($1) ORDER BY create_time, id`, ids)
+	rows, err := q.Query(ctx, loadSecretsSQL, ids)
 	if err != nil {
 		return err
 	}
@@ -277,19 +276,31 @@ func (s *Store) Client(ctx context.Context, orgID, id string) (Client, error) {
 	return c, nil
 }
 
+// clientCountSQL reads an organization's client count, which triggers keep
+// exact (migration 00003): one row by primary key, where count(*) would
+// read every client of the organization.
+const clientCountSQL = `SELECT client_count FROM organizations WHERE id = $1`
+
+// listClientsSQL pages an organization's clients in keyset order: a range
+// scan of clients_organization_seq that stops after $3 rows, however deep
+// the page. (It is the only index that orders clients by seq: see migration
+// 00003 for why.)
+const listClientsSQL = `SELECT ` + clientColumns + ` FROM clients WHERE organization_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`
+
+// loadSecretsSQL reads the secrets of a page of clients through
+// client_secrets_client.
+const loadSecretsSQL = `SELECT ` + secretColumns + ` FROM client_secrets WHERE client_id = ANY($1) ORDER BY create_time, id`
+
 // ListClients returns a page of an organization's clients in creation order,
 // with their secrets, the organization's client count and whether more
-// follow. An unknown organization is ErrNotFound.
+// follow. An unknown organization is ErrNotFound. Its cost does not grow with
+// the number of clients or the depth of the page.
 func (s *Store) ListClients(ctx context.Context, orgID string, p Page) (clients []Client, total int, more bool, err error) {
 	err = s.inSnapshot(ctx, func(tx pgx.Tx) error {
-		if err := tx.QueryRow(ctx, `
-			SELECT (SELECT count(*) FROM clients WHERE organization_id = o.id) FROM organizations o WHERE o.id = $1`,
-			orgID).Scan(&total); err != nil {
+		if err := tx.QueryRow(ctx, clientCountSQL, orgID).Scan(&total); err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, `
-			SELECT `+clientColumns+` FROM clients WHERE organization_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
-			orgID, p.After, p.Limit+1)
+		rows, err := tx.Query(ctx, listClientsSQL, orgID, p.After, p.Limit+1)
 		if err != nil {
 			return err
 		}

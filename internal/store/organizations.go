@@ -56,19 +56,27 @@ func (s *Store) Organization(ctx context.Context, id string) (Organization, erro
 	return o, nil
 }
 
+// listOrganizationsSQL pages organizations in keyset order: a range scan of
+// the unique index on seq that stops after $2 rows, however deep the page.
+const listOrganizationsSQL = `SELECT ` + orgColumns + ` FROM organizations WHERE seq > $1 ORDER BY seq LIMIT $2`
+
+// organizationCountSQL reads the count that triggers keep exact (migration
+// 00003): one row, where count(*) would read the whole table.
+const organizationCountSQL = `SELECT n FROM organization_count`
+
 // ListOrganizations returns a page of organizations in creation order, the
-// total count, and whether more follow.
+// total count, and whether more follow. Its cost does not grow with the
+// number of organizations or the depth of the page.
 func (s *Store) ListOrganizations(ctx context.Context, p Page) (orgs []Organization, total int, more bool, err error) {
 	err = s.inSnapshot(ctx, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `
-			SELECT `+orgColumns+` FROM organizations WHERE seq > $1 ORDER BY seq LIMIT $2`, p.After, p.Limit+1)
+		rows, err := tx.Query(ctx, listOrganizationsSQL, p.After, p.Limit+1)
 		if err != nil {
 			return err
 		}
 		if orgs, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Organization, error) { return scanOrg(r) }); err != nil {
 			return err
 		}
-		return tx.QueryRow(ctx, `SELECT count(*) FROM organizations`).Scan(&total)
+		return tx.QueryRow(ctx, organizationCountSQL).Scan(&total)
 	})
 	if err != nil {
 		return nil, 0, false, fmt.Errorf("list organizations: %w", classify(err))
