@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -61,6 +62,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		}
 	}
 
+	memLimit := memoryLimit(cfg, getenv)
+	if memLimit > 0 {
+		debug.SetMemoryLimit(memLimit)
+	}
 	st, err := openStore(ctx, cfg.DatabaseURL, log, 30*time.Second)
 	if err != nil {
 		return err
@@ -147,7 +152,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}()
 
 	log.Info("keyward is listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer,
-		"signing_kid", km.ActiveKID(), "version", versionString())
+		"signing_kid", km.ActiveKID(), "version", versionString(), "memory_limit_bytes", memLimit)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	select {
@@ -220,4 +225,21 @@ func openStore(ctx context.Context, url string, log *slog.Logger, wait time.Dura
 		case <-time.After(time.Second):
 		}
 	}
+}
+
+// memoryLimit is the Go heap's soft limit for cfg, or 0 for none. The
+// client cache is most of the heap under load (about 1 KB a client, twice
+// that between collections without a limit); auto bounds it for the
+// configured cache size so memory stays flat. GOMEMLIMIT, when set, is
+// already in force and wins over auto.
+func memoryLimit(cfg config.Config, getenv func(string) string) int64 {
+	switch {
+	case cfg.MemoryLimit == 0:
+		return 0
+	case cfg.MemoryLimit > 0:
+		return cfg.MemoryLimit
+	case getenv("GOMEMLIMIT") != "":
+		return 0
+	}
+	return 64<<20 + int64(cfg.ClientCacheSize)*1300
 }

@@ -39,6 +39,9 @@ type Config struct {
 
 	ClientCacheSize int
 	StaleClientTTL  time.Duration
+	// MemoryLimit is the Go heap's soft limit in bytes: 0 for none, -1 to
+	// derive it from ClientCacheSize.
+	MemoryLimit int64
 
 	MaxTokenRequests      int
 	AuthFailuresPerSource int
@@ -162,6 +165,13 @@ var settings = []setting{
 	{flag: "client-cache-size", env: "KEYWARD_CLIENT_CACHE_SIZE", def: "100000", uses: UsesServe,
 		usage: "how many clients the token endpoint keeps in memory",
 		apply: positive(func(c *Config) *int { return &c.ClientCacheSize })},
+	{flag: "memory-limit", env: "KEYWARD_MEMORY_LIMIT", def: "auto", uses: UsesServe,
+		usage: "soft limit of the Go heap, e.g. 256MiB or 1GiB; auto sizes it for --client-cache-size (64MiB + 1300 bytes a client); off for none (GOMEMLIMIT, when set, wins over auto)",
+		apply: func(c *Config, v string) error {
+			n, err := parseBytes(v)
+			c.MemoryLimit = n
+			return err
+		}},
 	{flag: "stale-client-ttl", env: "KEYWARD_STALE_CLIENT_TTL", def: "5m", uses: UsesServe,
 		usage: "how long a cached client keeps authenticating after it was last confirmed with the database (matters while the database is down)",
 		apply: duration(func(c *Config) *time.Duration { return &c.StaleClientTTL }, time.Second)},
@@ -194,6 +204,30 @@ var settings = []setting{
 		c.BootstrapClientSecret = v
 		return nil
 	}},
+}
+
+// parseBytes reads auto (-1), off (0) or a size with a B, KiB, MiB or GiB
+// suffix.
+func parseBytes(v string) (int64, error) {
+	switch v {
+	case "auto":
+		return -1, nil
+	case "off", "0":
+		return 0, nil
+	}
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"B", 1}} {
+		if num, ok := strings.CutSuffix(v, u.suffix); ok {
+			n, err := strconv.ParseInt(num, 10, 64)
+			if err == nil && n > 0 && n <= (1<<62)/u.mult {
+				return n * u.mult, nil
+			}
+			break
+		}
+	}
+	return 0, fmt.Errorf("%q is not auto, off or a size such as 256MiB", v)
 }
 
 func positive(field func(*Config) *int) func(*Config, string) error {
