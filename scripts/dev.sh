@@ -8,6 +8,9 @@
 #   .data/bootstrap   the bootstrap admin client's id and secret
 # Respects KEYWARD_ADDR (127.0.0.1:8080), KEYWARD_ISSUER (http://localhost:PORT) and every other
 # KEYWARD_* setting of `keyward serve`. Prints the admin credentials and curl lines to try.
+# Builds with the native RS256 signer (-tags openssl: libcrypto) when a C compiler and OpenSSL 3's
+# headers are here, installing gcc and libssl-dev when root (scripts/lib/openssl.sh); otherwise with
+# Go's, saying how to get the native one. KEYWARD_OPENSSL=0 builds pure Go.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -16,6 +19,8 @@ cd "$ROOT"
 . "$ROOT/scripts/lib/postgres.sh"
 # shellcheck source=scripts/lib/toolchain.sh
 . "$ROOT/scripts/lib/toolchain.sh"
+# shellcheck source=scripts/lib/openssl.sh
+. "$ROOT/scripts/lib/openssl.sh"
 
 say() { echo "keyward: $*" >&2; }
 die() {
@@ -54,7 +59,6 @@ cleanup() {
 		kill -TERM "$KW_PID" 2>/dev/null || true
 		wait "$KW_PID" 2>/dev/null || true
 	fi
-	if [ "$KEYWARD_PG_STARTED" = 1 ]; then say "stopping PostgreSQL"; fi
 	keyward_pg_down
 	exit "$rc"
 }
@@ -105,8 +109,14 @@ else
 	export KEYWARD_DATABASE_URL
 fi
 
-say "building keyward (go build ./cmd/keyward)"
-go build -o "$ROOT/.data/keyward" ./cmd/keyward
+# the native RS256 signer (libcrypto) when it builds here; as root, gcc and libssl-dev are installed
+keyward_openssl install
+if [ ${#KEYWARD_GO_TAGS[@]} -gt 0 ]; then
+	say "building keyward with the native RS256 signer (go build -tags openssl ./cmd/keyward)"
+else
+	say "building keyward with Go's RS256 signer (crypto/rsa): $KEYWARD_OPENSSL_MISSING"
+fi
+go build ${KEYWARD_GO_TAGS[@]+"${KEYWARD_GO_TAGS[@]}"} -o "$ROOT/.data/keyward" ./cmd/keyward
 
 say "starting keyward serve on $KEYWARD_ADDR"
 "$ROOT/.data/keyward" serve &
@@ -131,10 +141,13 @@ done
 cat <<EOF
 
 keyward is ready at $url (issuer $KEYWARD_ISSUER). Ctrl-C stops it.
+RS256 tokens are signed with: $("$ROOT/.data/keyward" version | sed -n 's/.*, signer //p')
 
 Bootstrap admin client (kept in .data/bootstrap, the same on every run):
   client_id      $KEYWARD_BOOTSTRAP_CLIENT_ID
   client_secret  $KEYWARD_BOOTSTRAP_CLIENT_SECRET
+
+The admin console: open $url/console in a browser and sign in with that client.
 
 Try it: paste these lines into bash (they need only curl and sed).
 

@@ -8,7 +8,13 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 # shellcheck source=scripts/lib/toolchain.sh
 . "$ROOT/scripts/lib/toolchain.sh"
+# shellcheck source=scripts/lib/openssl.sh
+. "$ROOT/scripts/lib/openssl.sh"
 DURATION=${1:-30s}
+
+# the openssl build where it builds, so that internal/signer's FuzzSign reaches libcrypto
+keyward_openssl check
+[ ${#KEYWARD_GO_TAGS[@]} -gt 0 ] || echo "fuzz: FuzzSign fuzzes crypto/rsa, not libcrypto: $KEYWARD_OPENSSL_MISSING" >&2
 
 # package and target, one per line: every func Fuzz... in a _test.go file
 targets=$(grep -rl --include='*_test.go' '^func Fuzz' internal cmd | while read -r f; do
@@ -19,7 +25,7 @@ failed=0
 while read -r pkg fn; do
 	[ -n "$pkg" ] || continue
 	echo "fuzz: $fn in $pkg for $DURATION"
-	if ! go test -run='^$' -fuzz="^${fn}\$" -fuzztime="$DURATION" "$pkg"; then
+	if ! go test ${KEYWARD_GO_TAGS[@]+"${KEYWARD_GO_TAGS[@]}"} -run='^$' -fuzz="^${fn}\$" -fuzztime="$DURATION" "$pkg"; then
 		failed=1
 		echo "fuzz: $fn FAILED: the failing input is in $pkg/testdata/fuzz/$fn" >&2
 	fi

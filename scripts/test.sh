@@ -6,7 +6,11 @@
 # script starts (installing Debian's postgresql when root) and stops again (scripts/lib/postgres.sh).
 # Then `go test -race ./...` (without -race, and saying so, when there is no C compiler), with any
 # arguments passed on: scripts/test.sh -run TestToken ./internal/oauth
-# Exits with go test's status.
+# Then, unless the arguments name packages, the packages the build tag openssl changes
+# (internal/signer, internal/keys) again in that build: the native RS256 signer, libcrypto through
+# cgo. It needs a C compiler and OpenSSL 3's headers; as root they are installed with apt-get when
+# missing (scripts/lib/openssl.sh), otherwise one line says the native build was skipped and why.
+# Exits with go test's status (the first failure's).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -15,6 +19,8 @@ cd "$ROOT"
 . "$ROOT/scripts/lib/postgres.sh"
 # shellcheck source=scripts/lib/toolchain.sh
 . "$ROOT/scripts/lib/toolchain.sh"
+# shellcheck source=scripts/lib/openssl.sh
+. "$ROOT/scripts/lib/openssl.sh"
 
 command -v go >/dev/null 2>&1 || { echo "keyward: Go is not installed (https://go.dev/doc/install)" >&2; exit 1; }
 
@@ -45,6 +51,10 @@ if [ -z "${KEYWARD_TEST_DATABASE_URL:-}" ]; then
 fi
 export KEYWARD_TEST_DATABASE_URL
 
+# the openssl build below needs gcc and libssl-dev: as root they are installed now, so that -race
+# has its C compiler too
+keyward_openssl install
+
 # -race needs cgo, and cgo a C compiler (Go turns cgo off by itself when it finds none)
 race=(-race)
 if ! { command -v "$(go env CC)" || command -v cc || command -v gcc; } >/dev/null 2>&1; then
@@ -70,4 +80,21 @@ wait "$GO_PID"
 rc=$?
 GO_PID=""
 set -e
+
+# the native signer's build: the packages that -tags openssl changes
+if [ ${#pkgs[@]} -gt 0 ]; then
+	if [ ${#KEYWARD_GO_TAGS[@]} -gt 0 ]; then
+		echo "keyward: the openssl build (native RS256 signer): go test ${race[*]-} -tags openssl ./internal/signer ./internal/keys" >&2
+		set +e
+		go test ${race[@]+"${race[@]}"} "${KEYWARD_GO_TAGS[@]}" ./internal/signer ./internal/keys "$@" &
+		GO_PID=$!
+		wait "$GO_PID"
+		rc2=$?
+		GO_PID=""
+		set -e
+		[ "$rc" != 0 ] || rc=$rc2
+	else
+		echo "keyward: skipped the tests of the openssl build (native RS256 signer): $KEYWARD_OPENSSL_MISSING" >&2
+	fi
+fi
 exit "$rc"

@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	mrand "math/rand/v2"
 	"net/http"
@@ -16,14 +17,41 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/keyward/keyward/internal/signer"
 )
 
 // benchSign signs a token-sized payload with RS256 (PKCS#1 v1.5, SHA-256)
-// in a tight loop on one goroutine: the most a core can issue.
-func benchSign(ctx context.Context, out io.Writer, bits int, d time.Duration) error {
+// in a tight loop on one goroutine: the most a core can issue. impl "go"
+// signs with crypto/rsa, impl "openssl" through internal/signer, which must
+// then be built with -tags openssl (libcrypto through cgo).
+func benchSign(ctx context.Context, out io.Writer, impl string, bits int, d time.Duration) error {
 	key, err := rsa.GenerateKey(rand.Reader, bits)
 	if err != nil {
 		return err
+	}
+	var sign func(digest []byte) error
+	switch impl {
+	case "go":
+		sign = func(digest []byte) error {
+			_, err := rsa.SignPKCS1v15(nil, key, crypto.SHA256, digest)
+			return err
+		}
+	case "openssl":
+		if signer.Impl != "openssl" {
+			return errors.New("sign -impl openssl: keyward-bench was built without -tags openssl")
+		}
+		s, err := signer.New(key)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		sign = func(digest []byte) error {
+			_, err := s.Sign(nil, digest, crypto.SHA256)
+			return err
+		}
+	default:
+		return fmt.Errorf("sign: -impl must be go or openssl, not %q", impl)
 	}
 	payload := []byte(strings.Repeat("x", 420)) // about the size of a token's signing input
 	deadline := time.Now().Add(d)
@@ -31,15 +59,19 @@ func benchSign(ctx context.Context, out io.Writer, bits int, d time.Duration) er
 	start := time.Now()
 	for time.Now().Before(deadline) && ctx.Err() == nil {
 		sum := sha256.Sum256(payload)
-		if _, err := rsa.SignPKCS1v15(nil, key, crypto.SHA256, sum[:]); err != nil {
+		if err := sign(sum[:]); err != nil {
 			return err
 		}
 		n++
 	}
 	el := time.Since(start)
-	return json.NewEncoder(out).Encode(map[string]any{
-		"scenario": "rs256_sign", "ops": n, "seconds": el.Seconds(), "per_second": float64(n) / el.Seconds(),
-	})
+	res := map[string]any{
+		"scenario": "rs256_sign", "impl": impl, "ops": n, "seconds": el.Seconds(), "per_second": float64(n) / el.Seconds(),
+	}
+	if impl == "openssl" {
+		res["signer"] = signer.Description()
+	}
+	return json.NewEncoder(out).Encode(res)
 }
 
 type tokenOptions struct {

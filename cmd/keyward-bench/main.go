@@ -16,6 +16,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -30,8 +31,12 @@ func main() {
 }
 
 const usage = `usage:
-  keyward-bench sign  [-d 5s] [-bits 2048]
-        RS256 signatures per second, one goroutine
+  keyward-bench sign  [-d 5s] [-bits 2048] [-impl go|openssl]
+        RS256 signatures per second, one goroutine, with crypto/rsa or (in a
+        build with -tags openssl) libcrypto through internal/signer
+  keyward-bench verify -token T -jwks URL
+        check that T is an RS256 JWT signed by a key of the JWKS at URL (any
+        server's: scripts/bench.sh checks its peer with it); print its header and claims
   keyward-bench seed  -database-url URL [-kek B64] [-n 1000000] [-from 0] [-per-org 1000] [-seed S]
         insert clients from..from+n-1 of population S straight into the database
         with COPY (KEK from -kek or KEYWARD_KEY_ENCRYPTION_KEY: the server's)
@@ -49,6 +54,10 @@ const usage = `usage:
         load a GET endpoint (e.g. the JWKS)
   keyward-bench bytes -from U [-addr A]
         serve U's body from a bare net/http handler
+  keyward-bench soak  -urls U1,U2,U3 -admin-id I -admin-secret S [-d 5m] [-c 24] [-outage-cmd CMD]
+        mixed load on several replicas (tokens verified by caching verifiers, JWKS
+        fetches, client creates) with a key rotation and an outage along the way;
+        reports 5xx inside and outside the outage, lost writes and unknown kids
   keyward-bench list  -url U -admin-id I -admin-secret S -path P [-n 100]
         walk a list endpoint page by page, then time its first page and a deep one
 Results are printed as one JSON object per run.`
@@ -70,7 +79,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 	switch args[0] {
 	case "sign":
 		bits := fs.Int("bits", 2048, "RSA key size")
-		parse = func() error { return benchSign(ctx, out, *bits, *dur) }
+		impl := fs.String("impl", "go", "go (crypto/rsa) or openssl (libcrypto: a build with -tags openssl)")
+		parse = func() error { return benchSign(ctx, out, *impl, *bits, *dur) }
+	case "verify":
+		token := fs.String("token", "", "the access token")
+		jwks := fs.String("jwks", "", "the URL of the JWKS it must verify against")
+		parse = func() error { return verifyToken(ctx, out, *token, *jwks) }
 	case "seed":
 		o := seedOptions{}
 		fs.StringVar(&o.dbURL, "database-url", "", "PostgreSQL URL of keyward's database")
@@ -114,6 +128,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 		from := fs.String("from", "", "URL whose body the bare handler serves")
 		addr := fs.String("addr", "127.0.0.1:0", "listen address")
 		parse = func() error { return serveBytes(ctx, out, *from, *addr) }
+	case "soak":
+		o := soakOptions{}
+		urls := fs.String("urls", "", "comma-separated base URLs of the replicas")
+		fs.IntVar(&o.jwksWorkers, "jwks-workers", 4, "workers fetching the JWKS")
+		fs.IntVar(&o.writers, "writers", 2, "workers creating clients")
+		fs.Float64Var(&o.rotateAt, "rotate-at", 0.3, "when to rotate the signing key, as a fraction of -d")
+		fs.Float64Var(&o.outageAt, "outage-at", 0.55, "when to run -outage-cmd, as a fraction of -d")
+		fs.StringVar(&o.outageCmd, "outage-cmd", "", "command (sh -c) that interrupts the database")
+		fs.DurationVar(&o.graceAfterOutage, "outage-grace", 2*time.Second, "how long after every replica is ready again 5xx still count as the outage's")
+		fs.DurationVar(&o.verifierRefetchInterval, "refetch-interval", 5*time.Second, "how often a verifier may refetch the JWKS on an unknown kid")
+		parse = func() error {
+			o.urls, o.adminID, o.adminSecret, o.dur, o.tokenWorkers = strings.Split(*urls, ","), *adminID, *adminSecret, *dur, *conc
+			return soak(ctx, out, o)
+		}
 	case "list":
 		path := fs.String("path", "/api/v1/organizations", "the list to page through")
 		n := fs.Int("n", 100, "timed requests of each page")

@@ -17,7 +17,7 @@ import (
 	"github.com/keyward/keyward/internal/store"
 )
 
-const keysUsage = "usage: keyward keys list|rotate|revoke KID|rewrap [flags]"
+const keysUsage = "usage: keyward keys list|rotate|revoke KID|rewrap [flags] (on the database), or keyward keys list|rotate|revoke KID --url URL (through the admin API)"
 
 // keysConfig is the key lifecycle's part of the configuration, the same
 // for serve and the keys commands.
@@ -34,6 +34,9 @@ func keysConfig(cfg config.Config) keys.Config {
 
 func runKeys(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	sub, args := subcommand(args)
+	if keysRemote(args, getenv) {
+		return runKeysRemote(ctx, sub, args, getenv, stdout, stderr)
+	}
 	var kid string
 	if sub == "revoke" {
 		kid, args = subcommand(args)
@@ -79,6 +82,7 @@ func runKeys(ctx context.Context, args []string, getenv func(string) string, std
 
 	kcfg := keysConfig(cfg)
 	km := keys.New(st, ring, kcfg, time.Now, slog.New(slog.DiscardHandler))
+	defer km.Close()
 	if err := km.Ensure(ctx); err != nil {
 		return err
 	}

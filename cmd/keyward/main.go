@@ -59,7 +59,14 @@ Usage:
   keyward keys revoke KID  withdraw a signing key at once (emergency); the next key signs
   keyward keys rewrap      re-seal every private key, client secret and API key under the first key-encryption key
   keyward token            get an access token with client credentials or a credentials.json
+  keyward sign-client-token  sign a bearer JWT as a client would itself (client-signed tokens, for testing)
   keyward version          print the version
+
+Admin commands, through the admin API (KEYWARD_URL, KEYWARD_CLIENT_ID, KEYWARD_CLIENT_SECRET):
+  keyward orgs create|list|get|update|delete         organizations
+  keyward clients create|list|get|update|delete      clients of an organization
+  keyward secrets add|list|deactivate|activate|delete  a client's secrets
+  keyward keys list|rotate|revoke KID --url URL      the signing keys, without database access
 
 Run "keyward COMMAND --help" for a command's flags.
 `
@@ -83,6 +90,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runKeys(ctx, rest, getenv, stdout, stderr)
 	case "token":
 		return runToken(ctx, rest, getenv, stdout, stderr)
+	case "sign-client-token":
+		return runSignClientToken(ctx, rest, getenv, stdout, stderr)
+	case "orgs":
+		return runOrgs(ctx, rest, getenv, stdout, stderr)
+	case "clients":
+		return runClients(ctx, rest, getenv, stdout, stderr)
+	case "secrets":
+		return runSecrets(ctx, rest, getenv, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, versionString())
 		return nil

@@ -7,6 +7,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/keyward/keyward/internal/signer"
 )
 
 // exitStatus is the status main exits with after run returned err.
@@ -209,6 +211,9 @@ func TestRunVersion(t *testing.T) {
 			out := stdout.String()
 			if !strings.HasPrefix(out, "keyward ") || strings.Count(out, "\n") != 1 {
 				t.Errorf("stdout = %q, want one line starting with \"keyward \"", out)
+			}
+			if want := ", signer " + signer.Description() + "\n"; !strings.HasSuffix(out, want) {
+				t.Errorf("stdout = %q, want it to end with %q", out, want)
 			}
 			if stderr.Len() != 0 {
 				t.Errorf("stderr = %q, want nothing", stderr.String())

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"runtime"
 	"time"
 
 	"github.com/keyward/keyward/internal/clientcache"
 	"github.com/keyward/keyward/internal/keys"
 	"github.com/keyward/keyward/internal/metrics"
+	"github.com/keyward/keyward/internal/signer"
 	"github.com/keyward/keyward/internal/store"
 )
 
@@ -70,5 +72,11 @@ func newMetrics(km *keys.Manager, clients *clientcache.Cache, st *store.Store, n
 	reg.CounterFunc("keyward_db_pool_acquires_total", "Connections acquired from the database pool.", func() []metrics.Sample {
 		return []metrics.Sample{{Value: float64(st.Pool().Stat().AcquireCount())}}
 	})
+	reg.GaugeFunc("keyward_goroutines", "Goroutines of the process (flat under steady load).", func() []metrics.Sample {
+		return []metrics.Sample{{Value: float64(runtime.NumGoroutine())}}
+	})
+	reg.GaugeFunc("keyward_signer_info", "What signs RS256 tokens: openssl (libcrypto) or go (crypto/rsa); always 1.", func() []metrics.Sample {
+		return []metrics.Sample{{Labels: []string{signer.Impl}, Value: 1}}
+	}, "impl")
 	return reg, tm
 }

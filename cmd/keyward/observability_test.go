@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/internal/pgtest"
+	"github.com/keyward/keyward/internal/signer"
 )
 
 const (
@@ -61,10 +62,15 @@ func TestServeExposesMetrics(t *testing.T) {
 		`keyward_client_cache_entries 1`,
 		`keyward_db_pool_connections{state="max"}`,
 		"# TYPE keyward_signing_key_age_seconds gauge",
+		`keyward_signer_info{impl="` + signer.Impl + `"} 1`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %q; it reads:\n%s", want, body)
 		}
+	}
+	// and the startup line says which signer signs
+	if want := `"signer":"` + signer.Description() + `"`; !strings.Contains(s.Logs.String(), want) {
+		t.Errorf("the logs lack %s:\n%s", want, s.Logs)
 	}
 }
 

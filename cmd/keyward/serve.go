@@ -23,6 +23,7 @@ import (
 	"github.com/keyward/keyward/internal/oauth"
 	"github.com/keyward/keyward/internal/ratelimit"
 	"github.com/keyward/keyward/internal/secret"
+	"github.com/keyward/keyward/internal/signer"
 	"github.com/keyward/keyward/internal/store"
 )
 
@@ -82,6 +83,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 
 	km := keys.New(st, ring, keysConfig(cfg), time.Now, log)
+	defer km.Close() // last: after the server and the key reloads have stopped
 	if err := km.Ensure(ctx); err != nil {
 		return err
 	}
@@ -152,7 +154,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}()
 
 	log.Info("keyward is listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer,
-		"signing_kid", km.ActiveKID(), "version", versionString(), "memory_limit_bytes", memLimit)
+		"signing_kid", km.ActiveKID(), "version", versionString(), "signer", signer.Description(), "memory_limit_bytes", memLimit)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	select {

@@ -50,7 +50,7 @@ func runToken(ctx context.Context, args []string, getenv func(string) string, st
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: keyward token --issuer URL --client-id ID --client-secret SECRET [--scope S]... [--audience A]...\n"+
 			"       keyward token --credentials credentials.json [--scope S]... [--audience A]...\n\nFlags:")
-		fs.PrintDefaults()
+		printFlags(stderr, fs) // never prints a secret taken from the environment as a default
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

@@ -27,9 +27,17 @@ type clientView struct {
 	Audience                []string            `json:"audience"`
 	CustomClaims            []store.CustomClaim `json:"custom_claims"`
 	Expiry                  int                 `json:"expiry"`
+	ClientSignedTokens      clientSignedView    `json:"client_signed_tokens"`
 	Secrets                 []secretView        `json:"secrets"`
 	CreateTime              string              `json:"create_time"`
 	UpdateTime              string              `json:"update_time"`
+}
+
+// clientSignedView is a client's setting for bearer tokens it signs itself.
+type clientSignedView struct {
+	Enabled       bool     `json:"enabled"`
+	IssuerAliases []string `json:"issuer_aliases"`
+	MaxLifetime   int      `json:"max_lifetime"`
 }
 
 type secretView struct {
@@ -53,6 +61,8 @@ func viewClient(c store.Client) clientView {
 		Scopes: nonNil(c.Scopes), Audience: nonNil(c.Audience),
 		CustomClaims: c.CustomClaims, Expiry: c.Expiry, Secrets: []secretView{},
 		CreateTime: formatTime(c.CreateTime), UpdateTime: formatTime(c.UpdateTime),
+		ClientSignedTokens: clientSignedView{Enabled: c.ClientSigned.Enabled,
+			IssuerAliases: nonNil(c.ClientSigned.IssuerAliases), MaxLifetime: c.ClientSigned.MaxLifetime},
 	}
 	if v.CustomClaims == nil {
 		v.CustomClaims = []store.CustomClaim{}
@@ -65,7 +75,8 @@ func viewClient(c store.Client) clientView {
 
 const clientNotFound = "client not found"
 
-var clientFields = []string{"name", "description", "scopes", "audience", "custom_claims", "expiry", "inject_context_identifier"}
+var clientFields = []string{"name", "description", "scopes", "audience", "custom_claims", "expiry", "inject_context_identifier",
+	"client_signed_tokens"}
 
 // authMethods are the values of a client's auth_method, which is chosen at
 // creation and never changes: a client's credentials are of one kind.
@@ -162,6 +173,11 @@ func (d Deps) applyClientFields(body object, c *store.Client, mayHoldReserved fu
 			return err
 		}
 		c.InjectContextIdentifier = b
+	}
+	if body.has("client_signed_tokens") {
+		if err := d.applyClientSigned(body, c); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -325,7 +341,7 @@ func HandleCreateClient(d Deps) http.Handler {
 		}
 		c, err = d.Store.CreateClient(r.Context(), c, first)
 		if err != nil {
-			return 0, nil, storeError(err, orgNotFound)
+			return 0, nil, aliasTaken(storeError(err, orgNotFound), body)
 		}
 		return http.StatusCreated, map[string]any{"client": viewClient(c), "plain_secret": plain}, nil
 	})
@@ -410,7 +426,7 @@ func HandleUpdateClient(d Deps) http.Handler {
 				return d.applyClientFields(body, c, func(s string) bool { return envAdmin || slices.Contains(old, s) })
 			})
 		if err != nil {
-			return 0, nil, storeError(err, clientNotFound)
+			return 0, nil, aliasTaken(storeError(err, clientNotFound), body)
 		}
 		d.clientChanged(clientID)
 		return http.StatusOK, map[string]any{"client": viewClient(c)}, nil

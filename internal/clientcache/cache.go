@@ -2,7 +2,8 @@
 // memory, so that a warm token request makes no database round trip. Every
 // replica listens for change notifications (a change takes effect within
 // moments everywhere) and checks its entries' versions periodically as a
-// safety net for notifications it missed.
+// safety net for notifications it missed. Introspection of client-signed
+// tokens finds clients by a token's iss through the same entries.
 package clientcache
 
 import (
@@ -10,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -23,6 +25,10 @@ type Loader interface {
 	ClientByID(ctx context.Context, id string) (store.Client, error)
 	// ClientVersions returns the versions of those of ids that still exist.
 	ClientVersions(ctx context.Context, ids []string) (map[string]int64, error)
+	// ClientIDByIssuer returns the id of the client whose id or issuer
+	// alias iss is, or an error wrapping store.ErrNotFound or
+	// store.ErrUnavailable.
+	ClientIDByIssuer(ctx context.Context, iss string) (string, error)
 }
 
 // Config sizes and times the cache.
@@ -54,6 +60,30 @@ type Cache struct {
 	flights map[string]*flight       // loads in progress
 	hits    uint64
 	misses  uint64
+
+	// aliases maps the issuer aliases of the cached clients to their
+	// client ids: filled when a client is cached, emptied of its aliases
+	// when it leaves. It is a hint, confirmed against the client entry.
+	aliases map[string]string
+	// unknownIssuers remembers, until NegativeTTL, the iss values that
+	// named no client, so that a flood of made-up issuers does not reach
+	// the database. Any change of any client forgets them all: the change
+	// may have added one of them as an alias.
+	unknownIssuers map[string]time.Time
+	issuerFlights  map[string]*issuerFlight
+}
+
+// maxUnknownIssuers bounds the issuers remembered as unknown, whatever the
+// cache's size: an iss may be a kilobyte, and made-up ones cost a caller
+// nothing.
+const maxUnknownIssuers = 10000
+
+// issuerFlight is one lookup of an iss that concurrent misses share.
+type issuerFlight struct {
+	done  chan struct{}
+	id    string
+	err   error
+	stale bool
 }
 
 type entry struct {
@@ -80,6 +110,7 @@ func New(load Loader, cfg Config, now func() time.Time, log *slog.Logger) *Cache
 	return &Cache{
 		load: load, cfg: cfg, now: now, log: log,
 		lru: list.New(), items: map[string]*list.Element{}, flights: map[string]*flight{},
+		aliases: map[string]string{}, unknownIssuers: map[string]time.Time{}, issuerFlights: map[string]*issuerFlight{},
 	}
 }
 
@@ -167,6 +198,7 @@ func trim(cl store.Client) store.Client {
 	}
 	cl.Keys = keys
 	cl.Description = ""
+	cl.ClientSigned.IssuerAliases = slices.Clone(cl.ClientSigned.IssuerAliases)
 	return cl
 }
 
@@ -174,29 +206,145 @@ func trim(cl store.Client) store.Client {
 // beyond the bound. c.mu must be held.
 func (c *Cache) put(e *entry) {
 	if el, ok := c.items[e.id]; ok {
+		c.unindex(el.Value.(*entry))
 		el.Value = e
+		c.index(e)
 		c.lru.MoveToFront(el)
 		return
 	}
 	c.items[e.id] = c.lru.PushFront(e)
+	c.index(e)
 	for c.lru.Len() > c.cfg.Size {
-		last := c.lru.Back()
-		c.lru.Remove(last)
-		delete(c.items, last.Value.(*entry).id)
+		c.remove(c.lru.Back())
+	}
+}
+
+// remove drops an entry and its aliases. c.mu must be held.
+func (c *Cache) remove(el *list.Element) {
+	e := el.Value.(*entry)
+	c.lru.Remove(el)
+	delete(c.items, e.id)
+	c.unindex(e)
+}
+
+// index adds the issuer aliases of e's client. c.mu must be held.
+func (c *Cache) index(e *entry) {
+	for _, a := range e.client.ClientSigned.IssuerAliases {
+		c.aliases[a] = e.id
+		delete(c.unknownIssuers, a)
+	}
+}
+
+// unindex removes the issuer aliases of e's client. c.mu must be held.
+func (c *Cache) unindex(e *entry) {
+	for _, a := range e.client.ClientSigned.IssuerAliases {
+		if c.aliases[a] == e.id {
+			delete(c.aliases, a)
+		}
 	}
 }
 
 // Invalidate forgets id, and makes a load of it in progress uncacheable.
+// Since any change of a client may have given it a new issuer alias, the
+// issuers known to name no client are forgotten too.
 func (c *Cache) Invalidate(id string) {
 	c.mu.Lock()
 	if el, ok := c.items[id]; ok {
-		c.lru.Remove(el)
-		delete(c.items, id)
+		c.remove(el)
 	}
 	if f := c.flights[id]; f != nil {
 		f.stale = true
 	}
+	c.forgetUnknownIssuers()
 	c.mu.Unlock()
+}
+
+// forgetUnknownIssuers drops the negative issuer entries and makes the
+// issuer lookups in progress uncacheable. c.mu must be held.
+func (c *Cache) forgetUnknownIssuers() {
+	clear(c.unknownIssuers)
+	for _, f := range c.issuerFlights {
+		f.stale = true
+	}
+}
+
+// ClientByIssuer returns the client a client-signed token's iss names: the
+// client whose id it is, or the client holding it as an issuer alias. Warm,
+// it answers from memory; a miss costs one query to find the client's id
+// (remembered until NegativeTTL when there is none) and, if the client is
+// not cached, the one query of ClientByID. It returns an error wrapping
+// store.ErrNotFound for an iss that names no client and store.ErrUnavailable
+// when the database is needed and cannot be reached.
+func (c *Cache) ClientByIssuer(ctx context.Context, iss string) (store.Client, error) {
+	now := c.now()
+	c.mu.Lock()
+	id := ""
+	if el, ok := c.items[iss]; ok && !el.Value.(*entry).missing {
+		id = iss
+	} else if owner, ok := c.aliases[iss]; ok {
+		id = owner
+	} else if t, ok := c.unknownIssuers[iss]; ok && now.Sub(t) < c.cfg.NegativeTTL {
+		c.hits++
+		c.mu.Unlock()
+		return store.Client{}, store.ErrNotFound
+	}
+	c.mu.Unlock()
+	if id != "" {
+		cl, err := c.ClientByID(ctx, id)
+		// The entry may have been reloaded without the alias since the
+		// index was read: then the database decides.
+		if err != nil || cl.ID == iss || slices.Contains(cl.ClientSigned.IssuerAliases, iss) {
+			return cl, err
+		}
+	}
+	id, err := c.lookupIssuer(ctx, iss, now)
+	if err != nil {
+		return store.Client{}, err
+	}
+	cl, err := c.ClientByID(ctx, id)
+	if err != nil {
+		return store.Client{}, err
+	}
+	if cl.ID != iss && !slices.Contains(cl.ClientSigned.IssuerAliases, iss) {
+		// The alias moved between the two reads; the next request looks
+		// again.
+		return store.Client{}, store.ErrNotFound
+	}
+	return cl, nil
+}
+
+// lookupIssuer finds the id of the client iss names in the database, one
+// query shared by concurrent misses, and remembers an iss that names none.
+func (c *Cache) lookupIssuer(ctx context.Context, iss string, now time.Time) (string, error) {
+	c.mu.Lock()
+	c.misses++
+	f, leader := c.issuerFlights[iss], false
+	if f == nil {
+		f, leader = &issuerFlight{done: make(chan struct{})}, true
+		c.issuerFlights[iss] = f
+	}
+	c.mu.Unlock()
+	if leader {
+		f.id, f.err = c.load.ClientIDByIssuer(context.WithoutCancel(ctx), iss)
+		c.mu.Lock()
+		delete(c.issuerFlights, iss)
+		if !f.stale && errors.Is(f.err, store.ErrNotFound) {
+			// Past the bound they are forgotten at once rather than grow.
+			if len(c.unknownIssuers) >= min(c.cfg.Size, maxUnknownIssuers) {
+				clear(c.unknownIssuers)
+			}
+			c.unknownIssuers[iss] = now
+		}
+		c.mu.Unlock()
+		close(f.done)
+	} else {
+		select {
+		case <-f.done:
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
+	}
+	return f.id, f.err
 }
 
 // Len returns the number of entries.
@@ -229,6 +377,7 @@ func (c *Cache) Resync() {
 	for _, f := range c.flights {
 		f.stale = true
 	}
+	c.forgetUnknownIssuers()
 	c.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -272,8 +421,7 @@ func (c *Cache) Check(ctx context.Context) error {
 			e := el.Value.(*entry)
 			if v, exists := current[id]; !exists || v != e.client.Version || e.missing {
 				if !e.missing || exists {
-					c.lru.Remove(el)
-					delete(c.items, id)
+					c.remove(el)
 				}
 				continue
 			}

@@ -168,7 +168,8 @@ func newTestServerWith(t *testing.T, o serverOptions) *testServer {
 	issuer := "http://" + srv.Listener.Addr().String()
 	// The same server settings as keyward serve: timeouts, header limit.
 	srv.Config = httpserver.Server(nil, log)
-	srv.Config.Handler = httpserver.New(httpserver.Deps{
+	// Every answer is also checked against api/openapi.yaml (specresponses_test.go).
+	srv.Config.Handler = checkedAgainstSpec(t, httpserver.New(httpserver.Deps{
 		Log: log, Issuer: issuer, Keys: km, Ping: st.Ping, MaxTokenRequests: o.maxTokenRequests,
 		Token: oauth.TokenDeps{Log: log, Issuer: issuer, Clients: clients, Ring: ring, Signer: km, Usage: usage, Now: clock.Now,
 			Store: st, Tokens: km,
@@ -177,7 +178,7 @@ func newTestServerWith(t *testing.T, o serverOptions) *testServer {
 			Failures:         failures},
 		Admin: admin.Deps{Log: log, Store: st, Keys: km, Ring: ring, Issuer: issuer, MaxExpiry: testMaxExpiry, Now: clock.Now,
 			ClientChanged: clients.Invalidate},
-	})
+	}))
 	srv.Start()
 	t.Cleanup(srv.Close)
 	return &testServer{Failures: failures, URL: issuer, Store: st, Keys: km, Ring: ring, Clock: clock, Usage: usage, Clients: clients, Config: cfg, logs: logs}

@@ -6,6 +6,7 @@ import (
 	"github.com/keyward/keyward/internal/admin"
 	"github.com/keyward/keyward/internal/audit"
 	"github.com/keyward/keyward/internal/oauth"
+	"github.com/keyward/keyward/web"
 )
 
 // routes registers every route keyward serves. api/openapi.yaml documents
@@ -18,6 +19,14 @@ func routes(r chi.Router, d Deps) {
 	meta := handleMetadata(d.Issuer, d.Keys)
 	r.Get("/.well-known/oauth-authorization-server", meta)
 	r.Get("/.well-known/openid-configuration", meta)
+	r.Get("/api/openapi.yaml", handleOpenAPI())
+
+	// The admin console (web/): a page that signs in at /oauth/token and
+	// drives /api/v1 like any other admin tool.
+	console := handleConsole(d.Log, web.Console())
+	r.Method("GET", "/console", console)
+	r.Method("GET", "/console/", console)
+	r.Method("GET", "/console/{asset}", console)
 
 	r.Method("POST", "/oauth/token", shed(d.Log, d.MaxTokenRequests, oauth.HandleToken(d.Token)))
 	r.Method("POST", "/oauth/introspect", oauth.HandleIntrospect(d.Token))

@@ -1,6 +1,6 @@
 // Package httpserver owns keyward's HTTP surface: the router with every
 // route in routes.go, the middleware every request passes through, the
-// health checks and the well-known documents.
+// health checks, the well-known documents and the admin console's files.
 package httpserver
 
 import (

@@ -13,6 +13,8 @@ import (
 	"fmt"
 
 	"github.com/lestrrat-go/jwx/v2/jwk"
+
+	"github.com/keyward/keyward/internal/signer"
 )
 
 // The signing algorithms keyward can sign with (RFC 7518 names; EdDSA is
@@ -103,7 +105,9 @@ func bigEndian(e int) []byte {
 	return b
 }
 
-// parsePrivate parses a PKCS#8 private key and checks that it fits alg.
+// parsePrivate parses a PKCS#8 private key and checks that it fits alg. An
+// RSA key comes back as a *signer.RSA, which the caller closes once the key
+// stops signing.
 func parsePrivate(der []byte, alg string) (crypto.Signer, error) {
 	parsed, err := x509.ParsePKCS8PrivateKey(der)
 	if err != nil {
@@ -120,6 +124,15 @@ func parsePrivate(der []byte, alg string) (crypto.Signer, error) {
 	}
 	if !ok {
 		return nil, fmt.Errorf("a %T does not sign %s", parsed, alg)
+	}
+	if alg == RS256 {
+		// RS256 signs through internal/signer: libcrypto in the openssl
+		// build, crypto/rsa otherwise.
+		s, err := signer.New(parsed)
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
 	}
 	return parsed.(crypto.Signer), nil
 }

@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"slices"
 	"sync"
@@ -25,6 +26,7 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jws"
 
 	"github.com/keyward/keyward/internal/secret"
+	"github.com/keyward/keyward/internal/signer"
 	"github.com/keyward/keyward/internal/store"
 )
 
@@ -176,13 +178,6 @@ func (m *Manager) Reload(ctx context.Context) error {
 		live[k.KID] = true
 		st.signKey, st.signAlg, st.activeID = priv, jwa.SignatureAlgorithm(k.Alg), k.KID
 	}
-	// Opened keys that no longer sign are forgotten: a retired key never
-	// signs again, and a revoked one must not stay in memory.
-	for kid := range m.private {
-		if !live[kid] {
-			delete(m.private, kid)
-		}
-	}
 	if st.signKey == nil {
 		return fmt.Errorf("load signing keys: %w", ErrNoActiveKey)
 	}
@@ -199,7 +194,36 @@ func (m *Manager) Reload(ctx context.Context) error {
 		m.log.Info("signing with key", "kid", st.activeID, "alg", string(st.signAlg))
 	}
 	m.state.Store(st)
+	// Opened keys that no longer sign are forgotten and freed: a retired
+	// key never signs again, and a revoked one must not stay in memory.
+	// Only now, since the previous state signs until the swap; a signature
+	// begun with it just before waits for Close or retries (Sign).
+	for kid, p := range m.private {
+		if !live[kid] {
+			delete(m.private, kid)
+			closeKey(p)
+		}
+	}
 	return nil
+}
+
+// closeKey frees what a private key holds outside Go's heap (a native RSA
+// key, see internal/signer); other keys are left to the garbage collector.
+func closeKey(p crypto.Signer) {
+	if c, ok := p.(io.Closer); ok {
+		_ = c.Close()
+	}
+}
+
+// Close frees the opened private keys (native RSA keys are held outside
+// Go's heap); Sign fails afterwards. Call it when the process stops.
+func (m *Manager) Close() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for kid, p := range m.private {
+		delete(m.private, kid)
+		closeKey(p)
+	}
 }
 
 // removed reports whether k has left the JWKS for good: a retired or
@@ -258,20 +282,26 @@ func (m *Manager) Algorithms() (algs []string, etag string) {
 
 // Sign signs payload, the JSON claims of an access token, with the active
 // key as a JWS in compact form with typ at+jwt and the key's algorithm. It
-// returns ErrNoActiveKey before a key is loaded.
+// returns ErrNoActiveKey before a key is loaded, and an error wrapping
+// signer.ErrClosed after Close.
 func (m *Manager) Sign(payload []byte) (string, error) {
-	st := m.state.Load()
-	if st.signKey == nil {
-		return "", ErrNoActiveKey
+	for {
+		st := m.state.Load()
+		if st.signKey == nil {
+			return "", ErrNoActiveKey
+		}
+		h := jws.NewHeaders()
+		_ = h.Set(jws.TypeKey, "at+jwt")
+		_ = h.Set(jws.KeyIDKey, st.activeID)
+		out, err := jws.Sign(payload, jws.WithKey(st.signAlg, st.signKey, jws.WithProtectedHeaders(h)))
+		if errors.Is(err, signer.ErrClosed) && m.state.Load() != st {
+			continue // the key stopped signing after st was loaded: sign with its successor
+		}
+		if err != nil {
+			return "", fmt.Errorf("sign access token: %w", err)
+		}
+		return string(out), nil
 	}
-	h := jws.NewHeaders()
-	_ = h.Set(jws.TypeKey, "at+jwt")
-	_ = h.Set(jws.KeyIDKey, st.activeID)
-	out, err := jws.Sign(payload, jws.WithKey(st.signAlg, st.signKey, jws.WithProtectedHeaders(h)))
-	if err != nil {
-		return "", fmt.Errorf("sign access token: %w", err)
-	}
-	return string(out), nil
 }
 
 // ActiveKID returns the kid of the key that signs now ("" before loading).

@@ -54,9 +54,11 @@ var AssertionAlgorithms = []string{"HS256", "RS256", "PS256", "ES256"}
 const missingKID = "jwt token is missing 'kid' header parameter"
 
 // assertion is a client assertion whose header and claims have been read,
-// but whose signature has not been checked.
+// but whose signature has not been checked. A client-signed token is read
+// the same way; noun says which it is in descriptions.
 type assertion struct {
 	raw    string
+	noun   string // "assertion" or "token"
 	alg    string
 	kid    string
 	hasKID bool
@@ -72,47 +74,54 @@ type descError string
 
 func (e descError) Error() string { return string(e) }
 
-// parseAssertion reads a compact JWS's protected header and claims. It
-// checks their shape only; every error is a descError. Headers that point
-// at keys (jku, x5u, jwk, x5c) are ignored: keyward verifies with the
-// credentials registered on the client and never fetches anything.
+// parseAssertion reads a client assertion: see parseJWT.
 func parseAssertion(raw string) (assertion, error) {
-	a := assertion{raw: raw}
+	return parseJWT(raw, "assertion")
+}
+
+// parseJWT reads a compact JWS's protected header and claims, signed by a
+// client: an assertion, or a client-signed token (noun names which in
+// descriptions). It checks their shape only; every error is a descError.
+// Headers that point at keys (jku, x5u, jwk, x5c) are ignored: keyward
+// verifies with the credentials registered on the client and never fetches
+// anything.
+func parseJWT(raw, noun string) (assertion, error) {
+	a := assertion{raw: raw, noun: noun}
 	if len(raw) > maxAssertionSize {
-		return a, descError(fmt.Sprintf("the assertion is larger than %d bytes", maxAssertionSize))
+		return a, descError(fmt.Sprintf("the "+noun+" is larger than %d bytes", maxAssertionSize))
 	}
 	parts := strings.Split(raw, ".")
 	if len(parts) != 3 || parts[0] == "" || parts[1] == "" {
-		return a, descError("the assertion is not a compact JWS (header.payload.signature)")
+		return a, descError("the " + noun + " is not a compact JWS (header.payload.signature)")
 	}
 	var decoded [3][]byte
 	for i, p := range parts {
 		b, err := base64.RawURLEncoding.Strict().DecodeString(p)
 		if err != nil {
-			return a, descError("the assertion is not a compact JWS: a part is not base64url without padding")
+			return a, descError("the " + noun + " is not a compact JWS: a part is not base64url without padding")
 		}
 		decoded[i] = b
 	}
 
 	header, err := decodeObject(decoded[0])
 	if err != nil {
-		return a, descError("the assertion's header " + err.Error())
+		return a, descError("the " + noun + "'s header " + err.Error())
 	}
 	if err := jsonString(header, "alg", &a.alg); err != nil || a.alg == "" {
-		return a, descError("the assertion's header has no alg")
+		return a, descError("the " + noun + "'s header has no alg")
 	}
 	switch {
 	case strings.EqualFold(a.alg, "none"):
-		return a, descError("the assertion's alg is none: an unsigned assertion authenticates nothing")
+		return a, descError("the " + noun + "'s alg is none: an unsigned " + noun + " authenticates nothing")
 	case !assertionAlgs[a.alg]:
-		return a, descError("the assertion's alg " + quote(a.alg) + " is not supported; use HS256 (client_secret_jwt) or RS256, PS256 or ES256 (private_key_jwt)")
+		return a, descError("the " + noun + "'s alg " + quote(a.alg) + " is not supported; use HS256 (keyed by a client secret: client_secret_jwt) or RS256, PS256 or ES256 (a registered key: private_key_jwt)")
 	}
 	if parts[2] == "" {
-		return a, descError("the assertion has no signature")
+		return a, descError("the " + noun + " has no signature")
 	}
 	if _, ok := header["kid"]; ok {
 		if err := jsonString(header, "kid", &a.kid); err != nil || a.kid == "" || len(a.kid) > maxKIDLength {
-			return a, descError(fmt.Sprintf("the assertion's kid must be a string of 1 to %d bytes", maxKIDLength))
+			return a, descError(fmt.Sprintf("the "+noun+"'s kid must be a string of 1 to %d bytes", maxKIDLength))
 		}
 		a.hasKID = true
 	}
@@ -120,18 +129,18 @@ func parseAssertion(raw string) (assertion, error) {
 	// or how (RFC 7515 section 4.1.11, RFC 7797); they must not be ignored.
 	for _, ext := range []string{"crit", "b64"} {
 		if _, ok := header[ext]; ok {
-			return a, descError("the assertion's header has " + ext + ", an extension keyward does not support")
+			return a, descError("the " + noun + "'s header has " + ext + ", an extension keyward does not support")
 		}
 	}
 
 	claims, err := decodeObject(decoded[1])
 	if err != nil {
-		return a, descError("the assertion's claims " + err.Error())
+		return a, descError("the " + noun + "'s claims " + err.Error())
 	}
 	for name, dst := range map[string]*string{"iss": &a.iss, "sub": &a.sub, "jti": &a.jti} {
 		if _, ok := claims[name]; ok {
 			if err := jsonString(claims, name, dst); err != nil {
-				return a, descError("the assertion's " + name + " claim is not a string")
+				return a, descError("the " + noun + "'s " + name + " claim is not a string")
 			}
 		}
 	}
@@ -141,14 +150,14 @@ func parseAssertion(raw string) (assertion, error) {
 		if err := json.Unmarshal(raw, &one); err == nil {
 			a.aud = []string{one}
 		} else if err := json.Unmarshal(raw, &a.aud); err != nil || bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
-			return a, descError("the assertion's aud claim is neither a string nor an array of strings")
+			return a, descError("the " + noun + "'s aud claim is neither a string nor an array of strings")
 		}
 	}
 	for name, dst := range map[string]**time.Time{"exp": &a.exp, "iat": &a.iat, "nbf": &a.nbf} {
 		if raw, ok := claims[name]; ok {
 			t, err := numericDate(raw)
 			if err != nil {
-				return a, descError("the assertion's " + name + " claim is not a NumericDate (seconds since 1970)")
+				return a, descError("the " + noun + "'s " + name + " claim is not a NumericDate (seconds since 1970)")
 			}
 			*dst = &t
 		}
@@ -229,7 +238,7 @@ func (a assertion) verifyWithSecret(ring *secret.Keyring, c store.Client) (strin
 	if a.hasKID {
 		for _, k := range c.Keys {
 			if k.Answers(a.kid) {
-				return "", descError("the assertion's alg HS256 does not fit the registered public key its kid names; sign with the key's alg, " + k.Alg)
+				return "", descError("the " + a.noun + "'s alg HS256 does not fit the registered public key its kid names; sign with the key's alg, " + k.Alg)
 			}
 		}
 	}
@@ -257,7 +266,7 @@ func (a assertion) verifyWithKey(c store.Client) (string, error) {
 	if a.hasKID {
 		for _, s := range c.Secrets {
 			if s.ID == a.kid && s.Status == store.SecretActive {
-				return "", descError("the assertion's alg " + a.alg + " does not fit the client secret its kid names; client_secret_jwt uses HS256")
+				return "", descError("the " + a.noun + "'s alg " + a.alg + " does not fit the client secret its kid names; a client secret signs HS256 only")
 			}
 		}
 	}
@@ -270,7 +279,7 @@ func (a assertion) verifyWithKey(c store.Client) (string, error) {
 		}
 		if k.Alg != a.alg {
 			if a.hasKID {
-				return "", descError("the assertion's alg " + a.alg + " is not the alg of the key its kid names, " + k.Alg)
+				return "", descError("the " + a.noun + "'s alg " + a.alg + " is not the alg of the key its kid names, " + k.Alg)
 			}
 			continue
 		}

@@ -28,6 +28,9 @@ import (
 // A token the caller may not see introspects {"active": false} and a token
 // it may not revoke is left alone with a 200, exactly as an invalid token:
 // the answers tell nothing about other organizations' tokens.
+//
+// Introspection also answers for tokens a client signed itself
+// (clientsigned.go), which nothing else accepts.
 
 // maxQueriedToken bounds the token a caller asks about; keyward's tokens
 // and API keys are far smaller.
@@ -66,7 +69,7 @@ func (c caller) mayRevoke(orgID, clientID string) bool {
 // tokenEndpoint is the frame of introspection and revocation: headers, the
 // limits on failed client authentication, parsing, authenticating the
 // caller, and writing the answer (none for a nil body).
-func (d TokenDeps) tokenEndpoint(path string, serve func(ctx context.Context, d TokenDeps, c caller, token string) (any, error)) http.Handler {
+func (d TokenDeps) tokenEndpoint(path string, serve func(r *http.Request, d TokenDeps, c caller, token string) (any, error)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("Cache-Control", "no-store")
@@ -87,7 +90,7 @@ func (d TokenDeps) tokenEndpoint(path string, serve func(ctx context.Context, d 
 			case q.tokenErr != nil:
 				err = q.tokenErr
 			default:
-				body, err = serve(r.Context(), d, caller{client}, q.token)
+				body, err = serve(r, d, caller{client}, q.token)
 			}
 		}
 		if err != nil {
@@ -110,7 +113,8 @@ func (d TokenDeps) tokenEndpoint(path string, serve func(ctx context.Context, d 
 // caller may not see.
 var inactive = map[string]any{"active": false}
 
-func introspect(ctx context.Context, d TokenDeps, c caller, token string) (any, error) {
+func introspect(r *http.Request, d TokenDeps, c caller, token string) (any, error) {
+	ctx := r.Context()
 	if len(token) > maxQueriedToken {
 		return inactive, nil
 	}
@@ -119,6 +123,9 @@ func introspect(ctx context.Context, d TokenDeps, c caller, token string) (any, 
 	}
 	v, err := d.Tokens.Verify(token, d.Issuer)
 	if err != nil {
+		if clientSignedCandidate(token, d.Issuer) {
+			return introspectClientSigned(r, d, c, token)
+		}
 		return inactive, nil
 	}
 	now := d.Now()
@@ -186,7 +193,8 @@ func introspectAPIKey(ctx context.Context, d TokenDeps, c caller, token string) 
 	return out, nil
 }
 
-func revoke(ctx context.Context, d TokenDeps, c caller, token string) (any, error) {
+func revoke(r *http.Request, d TokenDeps, c caller, token string) (any, error) {
+	ctx := r.Context()
 	if len(token) > maxQueriedToken {
 		return nil, nil
 	}

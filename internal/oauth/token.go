@@ -24,11 +24,13 @@ import (
 	"github.com/keyward/keyward/internal/store"
 )
 
-// ClientFinder looks up a client and its secrets by id. It returns an error
-// wrapping store.ErrNotFound for an unknown client and store.ErrUnavailable
-// when the database cannot be reached.
+// ClientFinder looks up a client with its credentials by id, or by the iss
+// of a client-signed token (its id or one of its issuer aliases). Both
+// return an error wrapping store.ErrNotFound for an unknown client and
+// store.ErrUnavailable when the database cannot be reached.
 type ClientFinder interface {
 	ClientByID(ctx context.Context, id string) (store.Client, error)
+	ClientByIssuer(ctx context.Context, iss string) (store.Client, error)
 }
 
 // Signer signs the claims of an access token.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -51,7 +52,25 @@ type Client struct {
 	// Version grows with every change of the client or its secrets (not
 	// with last_used_time); caches compare it to find stale entries.
 	Version int64
+	// ClientSigned is whether and how introspection accepts JWTs the client
+	// signs itself.
+	ClientSigned ClientSignedTokens
 }
+
+// ClientSignedTokens is a client's setting for bearer tokens it signs
+// itself, which introspection accepts while Enabled.
+type ClientSignedTokens struct {
+	Enabled bool
+	// IssuerAliases may stand in a token's iss besides the client id; each
+	// is unique across the environment. ClientByID, CreateClient,
+	// UpdateClient and ListClients fill them in.
+	IssuerAliases []string
+	// MaxLifetime bounds a token's exp - iat, in seconds.
+	MaxLifetime int
+}
+
+// DefaultClientSignedMaxLifetime is MaxLifetime when none is given.
+const DefaultClientSignedMaxLifetime = 3600
 
 // CustomClaim is a claim a client's tokens carry as a top-level string.
 type CustomClaim struct {
@@ -74,13 +93,14 @@ type Secret struct {
 }
 
 const clientColumns = `id, seq, coalesce(organization_id, ''), name, description, auth_method,
-	scopes, audience, custom_claims, expiry, create_time, update_time, version, inject_context_identifier`
+	scopes, audience, custom_claims, expiry, create_time, update_time, version, inject_context_identifier,
+	client_signed_tokens_enabled, client_signed_max_lifetime`
 
 func scanClient(row pgx.Row) (Client, error) {
 	var c Client
 	err := row.Scan(&c.ID, &c.Seq, &c.OrganizationID, &c.Name, &c.Description, &c.AuthMethod,
 		&c.Scopes, &c.Audience, &c.CustomClaims, &c.Expiry, &c.CreateTime, &c.UpdateTime, &c.Version,
-		&c.InjectContextIdentifier)
+		&c.InjectContextIdentifier, &c.ClientSigned.Enabled, &c.ClientSigned.MaxLifetime)
 	return c, err
 }
 
@@ -115,13 +135,18 @@ func insertClient(ctx context.Context, q querier, c Client) (Client, error) {
 	if c.CustomClaims == nil {
 		c.CustomClaims = []CustomClaim{}
 	}
+	if c.ClientSigned.MaxLifetime == 0 {
+		c.ClientSigned.MaxLifetime = DefaultClientSignedMaxLifetime
+	}
 	return scanClient(q.QueryRow(ctx, `
 		INSERT INTO clients (id, organization_id, name, description, auth_method, scopes, audience,
-			custom_claims, expiry, create_time, update_time, inject_context_identifier)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11)
+			custom_claims, expiry, create_time, update_time, inject_context_identifier,
+			client_signed_tokens_enabled, client_signed_max_lifetime)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12, $13)
 		RETURNING `+clientColumns,
 		c.ID, nullIfEmpty(c.OrganizationID), c.Name, c.Description, c.AuthMethod, c.Scopes, c.Audience,
-		c.CustomClaims, c.Expiry, c.CreateTime, c.InjectContextIdentifier))
+		c.CustomClaims, c.Expiry, c.CreateTime, c.InjectContextIdentifier,
+		c.ClientSigned.Enabled, c.ClientSigned.MaxLifetime))
 }
 
 func insertSecret(ctx context.Context, q querier, s Secret) (Secret, error) {
@@ -132,15 +157,23 @@ func insertSecret(ctx context.Context, q querier, s Secret) (Secret, error) {
 		s.ID, s.ClientID, s.Hash, s.Sealed, s.KEKID, s.Suffix, s.Status, s.CreateTime))
 }
 
-// CreateClient inserts c and, when first is not nil, its first secret, in
-// one transaction: there is never a client without the secret its creator
-// was shown. An unknown organization is ErrNotFound.
+// CreateClient inserts c with its issuer aliases and, when first is not
+// nil, its first secret, in one transaction: there is never a client without
+// the secret its creator was shown. An unknown organization is ErrNotFound;
+// an issuer alias held already is an *IssuerAliasTakenError.
 func (s *Store) CreateClient(ctx context.Context, c Client, first *Secret) (Client, error) {
 	var out Client
 	err := s.InTx(ctx, func(tx pgx.Tx) error {
 		var err error
 		if out, err = insertClient(ctx, tx, c); err != nil {
 			return err
+		}
+		out.ClientSigned.IssuerAliases = []string{}
+		if len(c.ClientSigned.IssuerAliases) > 0 {
+			if err := setIssuerAliases(ctx, tx, out.ID, c.ClientSigned.IssuerAliases); err != nil {
+				return err
+			}
+			out.ClientSigned.IssuerAliases = c.ClientSigned.IssuerAliases
 		}
 		out.Secrets = []Secret{}
 		if first != nil {
@@ -194,7 +227,8 @@ func (s *Store) ClientByID(ctx context.Context, id string) (Client, error) {
 	rows, err := s.pool.Query(ctx, `
 		SELECT c.id, c.seq, coalesce(c.organization_id, ''), c.name, c.description, c.auth_method,
 			c.scopes, c.audience, c.custom_claims, c.expiry, c.create_time, c.update_time, c.version,
-			c.inject_context_identifier, `+clientKeysJSON+`,
+			c.inject_context_identifier, c.client_signed_tokens_enabled, c.client_signed_max_lifetime,
+			`+issuerAliasesArray+`, `+clientKeysJSON+`,
 			s.id, s.hash, s.sealed, s.kek_id, s.secret_suffix, s.status, s.create_time, s.update_time, s.last_used_time
 		FROM clients c LEFT JOIN client_secrets s ON s.client_id = c.id
 		WHERE c.id = $1
@@ -215,7 +249,8 @@ func (s *Store) ClientByID(ctx context.Context, id string) (Client, error) {
 		var keys []byte
 		err := rows.Scan(&c.ID, &c.Seq, &c.OrganizationID, &c.Name, &c.Description, &c.AuthMethod,
 			&c.Scopes, &c.Audience, &c.CustomClaims, &c.Expiry, &c.CreateTime, &c.UpdateTime, &c.Version,
-			&c.InjectContextIdentifier, &keys,
+			&c.InjectContextIdentifier, &c.ClientSigned.Enabled, &c.ClientSigned.MaxLifetime,
+			&c.ClientSigned.IssuerAliases, &keys,
 			&sec.ID, &sec.Hash, &sec.Sealed, &sec.KEKID, &sec.Suffix, &sec.Status, &sec.CreateTime, &sec.UpdateTime, &sec.LastUsedTime)
 		if err != nil {
 			return Client{}, fmt.Errorf("client %s: %w", id, classify(err))
@@ -311,6 +346,9 @@ func (s *Store) ListClients(ctx context.Context, orgID string, p Page) (clients 
 		if len(clients) > p.Limit {
 			clients, more = clients[:p.Limit], true
 		}
+		if err := loadIssuerAliases(ctx, tx, clients); err != nil {
+			return err
+		}
 		return loadSecrets(ctx, tx, clients)
 	})
 	if err != nil {
@@ -320,9 +358,10 @@ func (s *Store) ListClients(ctx context.Context, orgID string, p Page) (clients 
 }
 
 // UpdateClient locks the client of organization orgID, lets mutate change
-// it, and stores name, description, scopes, audience, custom claims, expiry
-// and inject_context_identifier with update_time set to now. It returns
-// ErrNotFound or mutate's error.
+// it, and stores name, description, scopes, audience, custom claims, expiry,
+// inject_context_identifier and the client-signed token setting with
+// update_time set to now. It returns ErrNotFound, mutate's error, or an
+// *IssuerAliasTakenError.
 func (s *Store) UpdateClient(ctx context.Context, orgID, id string, now time.Time, mutate func(*Client) error) (Client, error) {
 	var out Client
 	err := s.InTx(ctx, func(tx pgx.Tx) error {
@@ -331,18 +370,32 @@ func (s *Store) UpdateClient(ctx context.Context, orgID, id string, now time.Tim
 		if err != nil {
 			return err
 		}
+		cs := []Client{c}
+		if err := loadIssuerAliases(ctx, tx, cs); err != nil {
+			return err
+		}
+		c = cs[0]
+		oldAliases := c.ClientSigned.IssuerAliases
 		if err := mutate(&c); err != nil {
 			return err
 		}
 		out, err = scanClient(tx.QueryRow(ctx, `
 			UPDATE clients SET name = $2, description = $3, scopes = $4, audience = $5, custom_claims = $6,
-				expiry = $7, update_time = $8, inject_context_identifier = $9
+				expiry = $7, update_time = $8, inject_context_identifier = $9,
+				client_signed_tokens_enabled = $10, client_signed_max_lifetime = $11
 			WHERE id = $1 RETURNING `+clientColumns,
-			id, c.Name, c.Description, c.Scopes, c.Audience, c.CustomClaims, c.Expiry, now, c.InjectContextIdentifier))
+			id, c.Name, c.Description, c.Scopes, c.Audience, c.CustomClaims, c.Expiry, now, c.InjectContextIdentifier,
+			c.ClientSigned.Enabled, c.ClientSigned.MaxLifetime))
 		if err != nil {
 			return err
 		}
-		cs := []Client{out}
+		out.ClientSigned.IssuerAliases = c.ClientSigned.IssuerAliases
+		if !slices.Equal(oldAliases, c.ClientSigned.IssuerAliases) {
+			if err := setIssuerAliases(ctx, tx, id, c.ClientSigned.IssuerAliases); err != nil {
+				return err
+			}
+		}
+		cs = []Client{out}
 		err = loadSecrets(ctx, tx, cs)
 		out = cs[0]
 		return err

@@ -205,6 +205,11 @@ keyward_pg_up() {
 		_kw_pg_die "PostgreSQL will not run as root and there is no postgres user to run it: create one (useradd --system postgres), run as another user, or set KEYWARD_DATABASE_URL"
 	fi
 
+	# Each script using the cluster leaves a file named for its pid; keyward_pg_down stops the
+	# cluster only when no other live script uses it, so that test.sh finishing does not take the
+	# database away from a dev.sh that reused its cluster (or the other way round).
+	mkdir -p "$ROOT/.data/pg.users"
+	: >"$ROOT/.data/pg.users/$$"
 	if _kw_pg_running; then
 		KEYWARD_PG_PORT=$(sed -n 4p "$KEYWARD_PG_DATA/postmaster.pid")
 		_kw_pg_say "reusing the PostgreSQL already running on 127.0.0.1:$KEYWARD_PG_PORT (.data/pg)"
@@ -289,10 +294,44 @@ keyward_pg_url() {
 	echo "$KEYWARD_PG_URL_BASE/$db?sslmode=disable"
 }
 
+# _kw_pg_other_users: whether a live script other than this one still uses the cluster
+_kw_pg_other_users() {
+	local f pid found=1
+	for f in "$ROOT/.data/pg.users"/*; do
+		[ -e "$f" ] || continue
+		pid=${f##*/}
+		[ "$pid" = $$ ] && continue
+		if [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null; then
+			found=0
+		else
+			rm -f "$f" # a script that died without cleaning up
+		fi
+	done
+	return $found
+}
+
 keyward_pg_down() {
-	[ "$KEYWARD_PG_STARTED" = 1 ] || return 0
+	[ "${KEYWARD_PG_EXTERNAL:-0}" = 1 ] && return 0
+	rm -f "$ROOT/.data/pg.users/$$"
+	# The last script out stops the cluster, whoever started it; one that is still in use stays.
+	if _kw_pg_other_users; then
+		[ "$KEYWARD_PG_STARTED" = 1 ] && _kw_pg_say "leaving PostgreSQL running: another script still uses it"
+		KEYWARD_PG_STARTED=0
+		return 0
+	fi
+	[ -n "${KEYWARD_PG_DATA:-}" ] && [ -f "$KEYWARD_PG_DATA/postmaster.pid" ] || return 0
+	# shellcheck disable=SC2034 # read by the scripts that source this file
 	KEYWARD_PG_STARTED=0
+	_kw_pg_say "stopping PostgreSQL"
 	_kw_pg_as "$KEYWARD_PG_BIN/pg_ctl" stop -D "$KEYWARD_PG_DATA" -m fast -w -t 60 >/dev/null 2>&1 </dev/null ||
 		_kw_pg_say "could not stop PostgreSQL in .data/pg (see .data/pg.log)"
 	return 0
+}
+
+# keyward_pg_restart: a fast restart of the private cluster (connections are cut), for the soak
+# test's outage. Fails for a database given in KEYWARD_DATABASE_URL, which is not ours to restart.
+keyward_pg_restart() {
+	[ "${KEYWARD_PG_EXTERNAL:-0}" != 1 ] || { _kw_pg_say "keyward_pg_restart: the database in KEYWARD_DATABASE_URL is not ours to restart"; return 1; }
+	_kw_pg_as "$KEYWARD_PG_BIN/pg_ctl" restart -D "$KEYWARD_PG_DATA" -l "$KEYWARD_PG_LOG" -m fast -w -t 60 \
+		-o "-p $KEYWARD_PG_PORT" >/dev/null 2>&1 </dev/null
 }
