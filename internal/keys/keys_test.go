@@ -63,7 +63,7 @@ func newClock() *clock {
 
 func testKEK(b byte) []byte { return bytes.Repeat([]byte{b}, secret.KEKSize) }
 
-func newRing(t *testing.T, keks ...[]byte) *secret.Keyring {
+func newRing(t testing.TB, keks ...[]byte) *secret.Keyring {
 	t.Helper()
 	r, err := secret.NewKeyring(keks...)
 	if err != nil {

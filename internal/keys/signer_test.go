@@ -7,9 +7,13 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/lestrrat-go/jwx/v2/jwa"
+	"github.com/lestrrat-go/jwx/v2/jws"
 
 	"github.com/keyward/keyward/internal/keys"
 	"github.com/keyward/keyward/internal/pgtest"
@@ -150,5 +154,84 @@ func TestSigningGoesOnWhileKeysRotate(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Errorf("Sign during rotations: %v", err)
+	}
+}
+
+// TestSignIsWhatJWSSignMakes: Sign builds the compact JWS itself around
+// jwx's signer (the protected header encoded once per key); for the
+// deterministic algorithms its tokens are byte for byte what jws.Sign makes
+// with the same key and headers, and ES256's verify with jwx.
+func TestSignIsWhatJWSSignMakes(t *testing.T) {
+	t.Parallel()
+	shared := pgtest.NewStore(t)
+	for _, alg := range []string{keys.RS256, keys.ES256, keys.EdDSA} {
+		t.Run(alg, func(t *testing.T) {
+			m, _, _ := freshOn(t, shared, withAlg(testConfig, alg))
+			payload := []byte(`{"iss":"https://keyward.test","sub":"m2m_test","exp":1893456000}`)
+			got, err := m.Sign(payload)
+			if err != nil {
+				t.Fatal(err)
+			}
+			h := jws.NewHeaders()
+			_ = h.Set(jws.TypeKey, "at+jwt")
+			_ = h.Set(jws.KeyIDKey, m.ActiveKID())
+			want, err := jws.Sign(payload, jws.WithKey(jwa.SignatureAlgorithm(alg), m.ActiveSigner(), jws.WithProtectedHeaders(h)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			gotParts, wantParts := strings.Split(got, "."), strings.Split(string(want), ".")
+			if len(gotParts) != 3 || gotParts[0] != wantParts[0] || gotParts[1] != wantParts[1] {
+				t.Fatalf("Sign = %s\njws.Sign = %s\nheader or payload differ", got, want)
+			}
+			if alg != keys.ES256 && got != string(want) { // ECDSA signatures are randomised
+				t.Errorf("signatures differ:\nSign     %s\njws.Sign %s", gotParts[2], wantParts[2])
+			}
+			if _, err := jws.Verify([]byte(got), jws.WithKey(jwa.SignatureAlgorithm(alg), m.ActiveSigner().Public())); err != nil {
+				t.Errorf("jws.Verify: %v", err)
+			}
+		})
+	}
+}
+
+// BenchmarkSign: an access token signed by Manager.Sign against the same
+// token from jws.Sign with the same key and headers (go test -bench Sign
+// -benchmem ./internal/keys; with -tags openssl for libcrypto's RS256).
+// The difference is the per-token cost Sign saves by encoding the protected
+// header once per key.
+func BenchmarkSign(b *testing.B) {
+	shared := pgtest.NewStore(b)
+	payload := []byte(`{"iss":"https://keyward.test","sub":"m2m_0123456789abcdef","aud":"https://api.example.com",` +
+		`"exp":1893456000,"iat":1893455100,"nbf":1893455100,"jti":"tok_0123456789abcdef0123",` +
+		`"client_id":"m2m_0123456789abcdef","scope":"read:reports write:reports","org_id":"org_0123456789abcdef"}`)
+	for _, alg := range []string{keys.RS256, keys.ES256, keys.EdDSA} {
+		if _, err := shared.Pool().Exec(context.Background(), `DELETE FROM signing_keys`); err != nil {
+			b.Fatal(err)
+		}
+		cfg := testConfig
+		cfg.Alg = alg
+		m := keys.New(shared, newRing(b, testKEK(1)), cfg, newClock().Now, quietLog())
+		if err := m.Ensure(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		b.Run(alg+"/Manager.Sign", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := m.Sign(payload); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(alg+"/jws.Sign", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				h := jws.NewHeaders()
+				_ = h.Set(jws.TypeKey, "at+jwt")
+				_ = h.Set(jws.KeyIDKey, m.ActiveKID())
+				if _, err := jws.Sign(payload, jws.WithKey(jwa.SignatureAlgorithm(alg), m.ActiveSigner(), jws.WithProtectedHeaders(h))); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		m.Close()
 	}
 }
