@@ -3,6 +3,9 @@ package main
 import (
 	"context"
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -21,52 +24,78 @@ import (
 	"github.com/keyward/keyward/internal/signer"
 )
 
-// benchSign signs a token-sized payload with RS256 (PKCS#1 v1.5, SHA-256)
-// in a tight loop on one goroutine: the most a core can issue. impl "go"
-// signs with crypto/rsa, impl "openssl" through internal/signer, which must
-// then be built with -tags openssl (libcrypto through cgo).
-func benchSign(ctx context.Context, out io.Writer, impl string, bits int, d time.Duration) error {
-	key, err := rsa.GenerateKey(rand.Reader, bits)
-	if err != nil {
-		return err
-	}
-	var sign func(digest []byte) error
-	switch impl {
-	case "go":
-		sign = func(digest []byte) error {
-			_, err := rsa.SignPKCS1v15(nil, key, crypto.SHA256, digest)
-			return err
-		}
-	case "openssl":
-		if signer.Impl != "openssl" {
-			return errors.New("sign -impl openssl: keyward-bench was built without -tags openssl")
-		}
-		s, err := signer.New(key)
+// benchSign signs a token-sized payload in a tight loop on one goroutine:
+// the most a core can issue. For RS256 (PKCS#1 v1.5, SHA-256), impl "go"
+// signs with crypto/rsa and impl "openssl" through internal/signer, which
+// must then be built with -tags openssl (libcrypto through cgo). ES256 and
+// EdDSA sign with Go's crypto/ecdsa and crypto/ed25519 through
+// crypto.Signer, as keyward's token path does.
+func benchSign(ctx context.Context, out io.Writer, alg, impl string, bits int, d time.Duration) error {
+	payload := []byte(strings.Repeat("x", 420)) // about the size of a token's signing input
+	var sign func() error
+	switch {
+	case alg == "RS256":
+		key, err := rsa.GenerateKey(rand.Reader, bits)
 		if err != nil {
 			return err
 		}
-		defer s.Close()
-		sign = func(digest []byte) error {
-			_, err := s.Sign(nil, digest, crypto.SHA256)
+		var s crypto.Signer = key
+		switch impl {
+		case "go":
+		case "openssl":
+			if signer.Impl != "openssl" {
+				return errors.New("sign -impl openssl: keyward-bench was built without -tags openssl")
+			}
+			native, err := signer.New(key)
+			if err != nil {
+				return err
+			}
+			defer native.Close()
+			s = native
+		default:
+			return fmt.Errorf("sign: -impl must be go or openssl, not %q", impl)
+		}
+		sign = func() error {
+			sum := sha256.Sum256(payload)
+			_, err := s.Sign(nil, sum[:], crypto.SHA256)
+			return err
+		}
+	case impl != "go":
+		return fmt.Errorf("sign: -impl %s is for RS256; %s signs with Go's implementation", impl, alg)
+	case alg == "ES256":
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return err
+		}
+		sign = func() error {
+			sum := sha256.Sum256(payload)
+			_, err := key.Sign(rand.Reader, sum[:], crypto.SHA256)
+			return err
+		}
+	case alg == "EdDSA":
+		_, key, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			return err
+		}
+		sign = func() error {
+			_, err := key.Sign(nil, payload, crypto.Hash(0))
 			return err
 		}
 	default:
-		return fmt.Errorf("sign: -impl must be go or openssl, not %q", impl)
+		return fmt.Errorf("sign: -alg must be RS256, ES256 or EdDSA, not %q", alg)
 	}
-	payload := []byte(strings.Repeat("x", 420)) // about the size of a token's signing input
 	deadline := time.Now().Add(d)
 	n := 0
 	start := time.Now()
 	for time.Now().Before(deadline) && ctx.Err() == nil {
-		sum := sha256.Sum256(payload)
-		if err := sign(sum[:]); err != nil {
+		if err := sign(); err != nil {
 			return err
 		}
 		n++
 	}
 	el := time.Since(start)
 	res := map[string]any{
-		"scenario": "rs256_sign", "impl": impl, "ops": n, "seconds": el.Seconds(), "per_second": float64(n) / el.Seconds(),
+		"scenario": "sign", "alg": alg, "impl": impl, "ops": n, "seconds": el.Seconds(), "per_second": float64(n) / el.Seconds(),
 	}
 	if impl == "openssl" {
 		res["signer"] = signer.Description()

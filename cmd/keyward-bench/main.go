@@ -31,9 +31,9 @@ func main() {
 }
 
 const usage = `usage:
-  keyward-bench sign  [-d 5s] [-bits 2048] [-impl go|openssl]
-        RS256 signatures per second, one goroutine, with crypto/rsa or (in a
-        build with -tags openssl) libcrypto through internal/signer
+  keyward-bench sign  [-d 5s] [-alg RS256|ES256|EdDSA] [-bits 2048] [-impl go|openssl]
+        signatures per second, one goroutine: RS256 with crypto/rsa or (in a build
+        with -tags openssl) libcrypto through internal/signer; ES256 and EdDSA with Go's
   keyward-bench verify -token T -jwks URL
         check that T is an RS256 JWT signed by a key of the JWKS at URL (any
         server's: scripts/bench.sh checks its peer with it); print its header and claims
@@ -80,7 +80,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 	case "sign":
 		bits := fs.Int("bits", 2048, "RSA key size")
 		impl := fs.String("impl", "go", "go (crypto/rsa) or openssl (libcrypto: a build with -tags openssl)")
-		parse = func() error { return benchSign(ctx, out, *impl, *bits, *dur) }
+		alg := fs.String("alg", "RS256", "RS256, ES256 or EdDSA")
+		parse = func() error { return benchSign(ctx, out, *alg, *impl, *bits, *dur) }
 	case "verify":
 		token := fs.String("token", "", "the access token")
 		jwks := fs.String("jwks", "", "the URL of the JWKS it must verify against")
