@@ -3,7 +3,8 @@
 # saturation (token requests verified by caching verifiers, JWKS fetches, admin writes), with one
 # signing-key rotation and one PostgreSQL restart along the way. Prints requests, 5xx answers
 # inside and outside the deliberate outage, acknowledged writes lost, unknown kids, and each
-# replica's RSS and goroutines at the start and the end. A script, not a timed test.
+# replica's RSS and goroutines at the start and the end, and every minute in between. A script,
+# not a timed test.
 #
 # Provisions PostgreSQL like scripts/dev.sh (a private cluster it can restart; it refuses
 # KEYWARD_DATABASE_URL, whose server is not its to restart), uses a fresh database keyward_soak,
@@ -36,7 +37,9 @@ if [ -n "${KEYWARD_DATABASE_URL:-}" ]; then
 fi
 
 PIDS=()
+SAMPLER=""
 cleanup() {
+	[ -z "$SAMPLER" ] || kill "$SAMPLER" 2>/dev/null || true
 	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
 	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
 	keyward_pg_down
@@ -91,12 +94,37 @@ snapshot() {
 echo "soak: 3 replicas on one database, $DURATION, $CONC token workers; at the start:"
 snapshot
 
+# Every minute, each replica's RSS and goroutines, so that a trend shows (memory must stay flat).
+SAMPLES=$BIN/samples
+: >"$SAMPLES"
+(
+	trap 'kill $! 2>/dev/null; exit 0' TERM
+	while :; do
+		sleep 60 & # waited for, so that TERM ends the loop at once
+		wait $!
+		i=0
+		for pid in "${PIDS[@]}"; do
+			rss=$(awk '/^VmRSS/ { printf "%d", $2 / 1024 }' "/proc/$pid/status" 2>/dev/null || echo "?")
+			gor=$(curl -fsS -m 5 "${URLS[$i]}/metrics" 2>/dev/null | awk '/^keyward_goroutines / { print $2 }')
+			echo "$i $rss ${gor:-?}" >>"$SAMPLES"
+			i=$((i + 1))
+		done
+	done
+) &
+SAMPLER=$!
+
 urls=$(IFS=,; echo "${URLS[*]}")
 result=$("$BIN/keyward-bench" soak -urls "$urls" -admin-id "$ADMIN_ID" -admin-secret "$ADMIN_SECRET" \
 	-d "$DURATION" -c "$CONC" -outage-cmd "'$ROOT/scripts/soak.sh' --restart-database")
 
+kill "$SAMPLER" 2>/dev/null || true
+wait "$SAMPLER" 2>/dev/null || true
 echo "at the end:"
 snapshot
+echo "every minute in between (RSS MB/goroutines):"
+for i in 0 1 2; do
+	echo "  replica $((i + 1)): $(awk -v r="$i" '$1 == r { printf "%s%s/%s", sep, $2, $3; sep = " " }' "$SAMPLES")"
+done
 echo
 echo "$result" | python3 -m json.tool 2>/dev/null || echo "$result"
 fails=$(echo "$result" | sed -n 's/.*"5xx_outside_outage":\([0-9]*\).*/\1/p')
