@@ -3,11 +3,13 @@
 package jsonhttp
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync"
 )
 
 // MaxBodyBytes bounds every request body; larger ones get 413.
@@ -60,15 +62,31 @@ func IsTooLarge(err error) bool {
 	return errors.As(err, &mbe)
 }
 
-// Write writes v as a JSON response with the given status.
+// Write writes v as a JSON response with the given status: the bytes
+// json.Marshal makes, encoded into a pooled buffer (the token endpoint
+// writes one per token, and a full client cache leaves the collector little
+// room: every copy saved is fewer collections).
 func Write(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
+	buf := encodeBuffers.Get().(*bytes.Buffer)
+	defer putEncodeBuffer(buf)
+	buf.Reset()
+	if err := json.NewEncoder(buf).Encode(v); err != nil {
 		// Only values of keyward's own types are written; failing to encode
 		// one is a programming error that must not reach the client half-done.
-		status, b = http.StatusInternalServerError, []byte(`{"error":"internal_error","error_description":"internal error"}`)
+		WriteBytes(w, http.StatusInternalServerError, []byte(`{"error":"internal_error","error_description":"internal error"}`))
+		return
 	}
-	WriteBytes(w, status, b)
+	b := buf.Bytes()
+	WriteBytes(w, status, b[:len(b)-1]) // without the newline Encode adds
+}
+
+var encodeBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// putEncodeBuffer returns buf to the pool unless a large response grew it.
+func putEncodeBuffer(buf *bytes.Buffer) {
+	if buf.Cap() <= 64<<10 {
+		encodeBuffers.Put(buf)
+	}
 }
 
 // WriteBytes writes pre-encoded JSON.
