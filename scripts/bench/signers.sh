@@ -84,16 +84,22 @@ _cmp_col() { while read -r r; do field "$2" <<<"$r"; done <"$BIN/cmp.$1.runs"; }
 _cmp_ratios() { paste <(_cmp_col "$1" per_second) <(_cmp_col "$2" per_second) | awk '{ printf "%.2f\n", ($2 > 0 ? $1 / $2 : 0) }'; }
 
 compare_signers() {
-	local names=() kinds=() go_pid go_url one cid csec r i n idx name kind
+	local names=() kinds=() go_pid go_url ossl_pid ossl_url one cid csec r i n idx name kind
 	say "RS256 comparison, $ROUNDS rounds"
 	rm -f "$BIN"/cmp.*.runs # an earlier run's
+	# Each build in a replica of its own, started now: the bench's keyward has just filled its
+	# client cache, so its collector works harder than a fresh process's (see the README), and the
+	# builds must start even. The bench's keyward is stopped meanwhile.
 	if [ "$IMPL" = openssl ]; then
-		say "building the pure-Go keyward and starting it beside the openssl build"
+		say "building the pure-Go keyward; starting both builds beside the bench's keyward"
 		go build -o "$BIN/keyward-go" ./cmd/keyward
 		cmp_start_keyward "$BIN/keyward-go" "$BIN/keyward-go.log"
 		go_pid=$CMP_PID go_url=$CMP_URL
+		cmp_start_keyward "$BIN/keyward" "$BIN/keyward-openssl.log"
+		ossl_pid=$CMP_PID ossl_url=$CMP_URL
 	else
-		go_pid=$KW_PID go_url=$BASE
+		cmp_start_keyward "$BIN/keyward" "$BIN/keyward-go.log"
+		go_pid=$CMP_PID go_url=$CMP_URL
 	fi
 	one=$("${KB[@]}" setup -url "$BASE" -admin-id "$ADMIN_ID" -admin-secret "$ADMIN_SECRET" -clients 1)
 	cid=$(field client_id <<<"$one") csec=$(field client_secret <<<"$one")
@@ -103,8 +109,8 @@ compare_signers() {
 	names+=(token_go) kinds+=("token $go_pid $go_url")
 	cmp_check_token "keyward, pure-Go build" "$go_url" "$cid" "$csec"
 	if [ "$IMPL" = openssl ]; then
-		names+=(token_openssl) kinds+=("token $KW_PID $BASE")
-		cmp_check_token "keyward, openssl build" "$BASE" "$cid" "$csec"
+		names+=(token_openssl) kinds+=("token $ossl_pid $ossl_url")
+		cmp_check_token "keyward, openssl build" "$ossl_url" "$cid" "$csec"
 	fi
 	NODE_DESC=""
 	if [ "$PEER" = node-oidc ]; then
@@ -114,6 +120,7 @@ compare_signers() {
 	fi
 
 	# every server stopped but the one measured
+	kill -STOP "$KW_PID"
 	for kind in "${kinds[@]}"; do
 		# shellcheck disable=SC2086 # the kind's words
 		set -- $kind
@@ -142,6 +149,7 @@ compare_signers() {
 		set -- $kind
 		[ "$1" != token ] || kill -CONT "$2"
 	done
+	kill -CONT "$KW_PID"
 	if [ -n "$NODE_DESC" ]; then
 		kill "$NODE_PID" 2>/dev/null || true
 		wait "$NODE_PID" 2>/dev/null || true
