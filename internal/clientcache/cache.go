@@ -71,6 +71,9 @@ type Cache struct {
 	// may have added one of them as an alias.
 	unknownIssuers map[string]time.Time
 	issuerFlights  map[string]*issuerFlight
+
+	// interned holds strings many entries share (see trim).
+	interned map[string]string
 }
 
 // maxUnknownIssuers bounds the issuers remembered as unknown, whatever the
@@ -111,6 +114,7 @@ func New(load Loader, cfg Config, now func() time.Time, log *slog.Logger) *Cache
 		load: load, cfg: cfg, now: now, log: log,
 		lru: list.New(), items: map[string]*list.Element{}, flights: map[string]*flight{},
 		aliases: map[string]string{}, unknownIssuers: map[string]time.Time{}, issuerFlights: map[string]*issuerFlight{},
+		interned: map[string]string{},
 	}
 }
 
@@ -152,7 +156,7 @@ func (c *Cache) ClientByID(ctx context.Context, id string) (store.Client, error)
 		if !f.stale {
 			switch {
 			case f.err == nil:
-				c.put(&entry{id: id, client: trim(f.client), verified: now})
+				c.put(&entry{id: id, client: c.trim(id, f.client), verified: now})
 			case errors.Is(f.err, store.ErrNotFound):
 				c.put(&entry{id: id, missing: true, verified: now})
 			}
@@ -175,31 +179,69 @@ func (c *Cache) ClientByID(ctx context.Context, id string) (store.Client, error)
 // trim keeps what the token path needs, so that a full cache stays small:
 // the active secrets, with their sealed copies when the client may sign
 // client_secret_jwt assertions with them (opened only in memory to verify
-// one), and the registered public keys; bookkeeping times and the
-// description are dropped. An entry stays bounded: a client holds at most
-// store.MaxSecretsPerClient secrets and store.MaxKeysPerClient keys.
-func trim(cl store.Client) store.Client {
+// one), and the registered public keys; bookkeeping times, the name and the
+// description are dropped. Strings that many clients share (organization,
+// auth method, scopes, audience, key-encryption key, status) are interned,
+// and the client id is the cache key's own string: a full cache is most of
+// keyward's heap (TestCacheEntrySize). An entry stays bounded: a client
+// holds at most store.MaxSecretsPerClient secrets and store.MaxKeysPerClient
+// keys. c.mu must be held.
+func (c *Cache) trim(id string, cl store.Client) store.Client {
+	cl.ID = id
+	cl.OrganizationID = c.intern(cl.OrganizationID)
+	cl.AuthMethod = c.intern(cl.AuthMethod)
+	cl.Scopes = c.internAll(cl.Scopes)
+	cl.Audience = c.internAll(cl.Audience)
 	secrets := make([]store.Secret, 0, len(cl.Secrets))
 	for _, s := range cl.Secrets {
 		if s.Status != store.SecretActive {
 			continue // an inactive secret authenticates nothing
 		}
-		t := store.Secret{ID: s.ID, ClientID: s.ClientID, Hash: s.Hash, KEKID: s.KEKID, Status: s.Status}
+		t := store.Secret{ID: s.ID, ClientID: id, Hash: s.Hash, KEKID: c.intern(s.KEKID), Status: store.SecretActive}
 		if cl.AuthMethod == store.AuthClientSecret {
 			t.Sealed = s.Sealed
 		}
 		secrets = append(secrets, t)
 	}
 	cl.Secrets = secrets
-	keys := make([]store.ClientKey, 0, len(cl.Keys))
+	var keys []store.ClientKey
+	if len(cl.Keys) > 0 {
+		keys = make([]store.ClientKey, 0, len(cl.Keys))
+	}
 	for _, k := range cl.Keys {
-		keys = append(keys, store.ClientKey{ID: k.ID, ClientID: k.ClientID, Alg: k.Alg, PublicJWK: k.PublicJWK,
+		keys = append(keys, store.ClientKey{ID: k.ID, ClientID: id, Alg: c.intern(k.Alg), PublicJWK: k.PublicJWK,
 			Thumbprint: k.Thumbprint, JWKKID: k.JWKKID})
 	}
 	cl.Keys = keys
-	cl.Description = ""
+	cl.Name, cl.Description = "", ""
 	cl.ClientSigned.IssuerAliases = slices.Clone(cl.ClientSigned.IssuerAliases)
 	return cl
+}
+
+// maxInterned bounds the interned strings; past it the table starts over
+// (entries keep the strings they hold, later ones share new copies).
+const maxInterned = 10_000
+
+// intern returns the copy of s the cache's entries share. c.mu must be held.
+func (c *Cache) intern(s string) string {
+	if v, ok := c.interned[s]; ok {
+		return v
+	}
+	if len(c.interned) >= maxInterned {
+		clear(c.interned)
+	}
+	c.interned[s] = s
+	return s
+}
+
+// internAll interns every string of ss, in place: ss is the loaded
+// client's, which its callers read only after the load completes (the
+// flight's done channel closes after the entry is put). c.mu must be held.
+func (c *Cache) internAll(ss []string) []string {
+	for i, s := range ss {
+		ss[i] = c.intern(s)
+	}
+	return ss
 }
 
 // put adds or replaces an entry and evicts the least recently used ones
