@@ -66,24 +66,35 @@ func (t secretTarget) check() error {
 	return nil
 }
 
+// open parses args with the positional arguments named, checks the flags,
+// and returns the admin API, the client's secrets collection and the
+// positional arguments.
+func (t secretTarget) open(ctx context.Context, c *remoteCommand, args []string, positional ...string) (*apiClient, string, []string, error) {
+	pos, err := c.parse(args, positional...)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	if err := t.check(); err != nil {
+		return nil, "", nil, err
+	}
+	api, err := c.api(ctx)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	path, err := t.path(ctx, api)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	return api, path, pos, nil
+}
+
 func runSecretsAdd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	c := newRemoteCommand("secrets add", "--client CLIENT_ID --org ORG_ID [flags]",
 		"Adds an active secret to a client_secret client and prints it once, to stdout only.",
 		`  keyward secrets add --client m2m_x3bd6ns4yiqkpnlkhdvbq7ouuq --org org_5d2c7xq4bb3ym7ojxv6o4mhfiq
   NEW_SECRET=$(keyward secrets add --client "$CLIENT_ID" --org "$ORG_ID" --output json | jq -r .plain_secret)`,
 		getenv, stdout, stderr)
-	t := newSecretTarget(c)
-	if _, err := c.parse(args); err != nil {
-		return err
-	}
-	if err := t.check(); err != nil {
-		return err
-	}
-	api, err := c.api(ctx)
-	if err != nil {
-		return err
-	}
-	path, err := t.path(ctx, api)
+	api, path, _, err := newSecretTarget(c).open(ctx, c, args)
 	if err != nil {
 		return err
 	}
@@ -154,19 +165,7 @@ func runSecretsStatus(ctx context.Context, verb, status string, args []string, g
 	c := newRemoteCommand("secrets "+verb, "SECRET_ID --client CLIENT_ID --org ORG_ID [flags]", about,
 		fmt.Sprintf(`  keyward secrets %s sks_7hq2xk4mplqbd3oy5n2c4ta6ve --client m2m_x3bd6ns4yiqkpnlkhdvbq7ouuq --org org_5d2c7xq4bb3ym7ojxv6o4mhfiq`, verb),
 		getenv, stdout, stderr)
-	t := newSecretTarget(c)
-	pos, err := c.parse(args, "SECRET_ID")
-	if err != nil {
-		return err
-	}
-	if err := t.check(); err != nil {
-		return err
-	}
-	api, err := c.api(ctx)
-	if err != nil {
-		return err
-	}
-	path, err := t.path(ctx, api)
+	api, path, pos, err := newSecretTarget(c).open(ctx, c, args, "SECRET_ID")
 	if err != nil {
 		return err
 	}
@@ -185,19 +184,7 @@ func runSecretsDelete(ctx context.Context, args []string, getenv func(string) st
 		"Deletes a secret for good: it stops authenticating at once. There is no undo.",
 		`  keyward secrets delete sks_7hq2xk4mplqbd3oy5n2c4ta6ve --client m2m_x3bd6ns4yiqkpnlkhdvbq7ouuq --org org_5d2c7xq4bb3ym7ojxv6o4mhfiq`,
 		getenv, stdout, stderr)
-	t := newSecretTarget(c)
-	pos, err := c.parse(args, "SECRET_ID")
-	if err != nil {
-		return err
-	}
-	if err := t.check(); err != nil {
-		return err
-	}
-	api, err := c.api(ctx)
-	if err != nil {
-		return err
-	}
-	path, err := t.path(ctx, api)
+	api, path, pos, err := newSecretTarget(c).open(ctx, c, args, "SECRET_ID")
 	if err != nil {
 		return err
 	}

@@ -110,11 +110,29 @@ func readClientPrivateKey(path string) (crypto.Signer, error) {
 	if err != nil {
 		return nil, &usageError{"--key: " + err.Error()}
 	}
-	block, _ := pem.Decode(b)
-	if block == nil {
+	key, err := parsePrivateKeyPEM(b)
+	if errors.Is(err, errNotPEM) {
 		return nil, &usageError{"--key " + path + " is not a PEM file"}
 	}
+	if err != nil {
+		return nil, &usageError{"--key " + path + ": " + err.Error()}
+	}
+	return key, nil
+}
+
+// errNotPEM: the bytes hold no PEM block.
+var errNotPEM = errors.New("not a PEM block")
+
+// parsePrivateKeyPEM parses the first PEM block of b as an RSA or EC P-256
+// private key: PKCS#8, PKCS#1 or SEC 1, as openssl writes them (and as
+// keyward hands them out in a credentials.json).
+func parsePrivateKeyPEM(b []byte) (crypto.Signer, error) {
+	block, _ := pem.Decode(b)
+	if block == nil {
+		return nil, errNotPEM
+	}
 	var parsed any
+	var err error
 	switch block.Type {
 	case "PRIVATE KEY":
 		parsed, err = x509.ParsePKCS8PrivateKey(block.Bytes)
@@ -126,18 +144,18 @@ func readClientPrivateKey(path string) (crypto.Signer, error) {
 		err = fmt.Errorf("a %s block is no private key (the public half is what keyward holds)", block.Type)
 	}
 	if err != nil {
-		return nil, &usageError{"--key " + path + ": " + err.Error()}
+		return nil, err
 	}
 	switch k := parsed.(type) {
 	case *rsa.PrivateKey:
 		return k, nil
 	case *ecdsa.PrivateKey:
 		if k.Curve != elliptic.P256() {
-			return nil, &usageError{"--key " + path + ": an EC key must be on P-256"}
+			return nil, errors.New("an EC key must be on P-256")
 		}
 		return k, nil
 	}
-	return nil, &usageError{"--key " + path + ": the key must be RSA or EC P-256"}
+	return nil, errors.New("the key must be RSA or EC P-256")
 }
 
 // clientKeyAlg is the algorithm to sign with key: alg if it fits, else the

@@ -3,14 +3,10 @@ package main
 import (
 	"context"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
@@ -165,34 +161,16 @@ func readCredentials(path string) (credentialsFile, error) {
 	if u, err := url.Parse(c.TokenURI); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return c, &usageError{"--credentials " + path + ": token_uri " + c.TokenURI + " is not an http(s) URL"}
 	}
-	block, _ := pem.Decode([]byte(c.PrivateKey))
-	if block == nil {
+	key, err := parsePrivateKeyPEM([]byte(c.PrivateKey))
+	if errors.Is(err, errNotPEM) {
 		return c, &usageError{"--credentials " + path + ": private_key is not a PEM block"}
-	}
-	var parsed any
-	switch block.Type {
-	case "PRIVATE KEY":
-		parsed, err = x509.ParsePKCS8PrivateKey(block.Bytes)
-	case "RSA PRIVATE KEY":
-		parsed, err = x509.ParsePKCS1PrivateKey(block.Bytes)
-	case "EC PRIVATE KEY":
-		parsed, err = x509.ParseECPrivateKey(block.Bytes)
-	default:
-		err = fmt.Errorf("a %s block is no private key", block.Type)
 	}
 	if err != nil {
 		return c, &usageError{"--credentials " + path + ": private_key: " + err.Error()}
 	}
-	switch k := parsed.(type) {
-	case *rsa.PrivateKey:
-		c.key, c.alg = k, jwa.RS256
-	case *ecdsa.PrivateKey:
-		if k.Curve != elliptic.P256() {
-			return c, &usageError{"--credentials " + path + ": an EC private_key must be on P-256"}
-		}
-		c.key, c.alg = k, jwa.ES256
-	default:
-		return c, &usageError{"--credentials " + path + ": private_key must be RSA or EC P-256"}
+	c.key, c.alg = key, jwa.ES256
+	if _, ok := key.(*rsa.PrivateKey); ok {
+		c.alg = jwa.RS256
 	}
 	return c, nil
 }

@@ -122,22 +122,9 @@ func HandleUpdateAPIKey(d Deps) http.Handler {
 		if err != nil {
 			return 0, nil, err
 		}
-		body, err := readObject(r, false)
+		status, err := readStatus(r)
 		if err != nil {
 			return 0, nil, err
-		}
-		if err := body.only("status"); err != nil {
-			return 0, nil, err
-		}
-		if !body.has("status") {
-			return 0, nil, fieldError("status", "is required")
-		}
-		status, err := body.str("status")
-		if err != nil {
-			return 0, nil, err
-		}
-		if status != store.SecretActive && status != store.SecretInactive {
-			return 0, nil, fieldError("status", "must be ACTIVE or INACTIVE")
 		}
 		clientID := chi.URLParam(r, "client_id")
 		k, err := d.Store.SetAPIKeyStatus(r.Context(), orgID, clientID, chi.URLParam(r, "api_key_id"), status, d.now())

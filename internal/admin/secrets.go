@@ -48,22 +48,9 @@ func HandleUpdateSecret(d Deps) http.Handler {
 		if err != nil {
 			return 0, nil, err
 		}
-		body, err := readObject(r, false)
+		status, err := readStatus(r)
 		if err != nil {
 			return 0, nil, err
-		}
-		if err := body.only("status"); err != nil {
-			return 0, nil, err
-		}
-		if !body.has("status") {
-			return 0, nil, fieldError("status", "is required")
-		}
-		status, err := body.str("status")
-		if err != nil {
-			return 0, nil, err
-		}
-		if status != store.SecretActive && status != store.SecretInactive {
-			return 0, nil, fieldError("status", "must be ACTIVE or INACTIVE")
 		}
 		clientID := chi.URLParam(r, "client_id")
 		sec, err := d.Store.SetSecretStatus(r.Context(), orgID, clientID, chi.URLParam(r, "secret_id"), status, d.now())
@@ -89,4 +76,27 @@ func HandleDeleteSecret(d Deps) http.Handler {
 		d.clientChanged(clientID)
 		return http.StatusNoContent, nil, nil
 	})
+}
+
+// readStatus reads the body of a PATCH that sets a secret's or an API key's
+// status: {"status": "ACTIVE"|"INACTIVE"} and nothing else.
+func readStatus(r *http.Request) (string, error) {
+	body, err := readObject(r, false)
+	if err != nil {
+		return "", err
+	}
+	if err := body.only("status"); err != nil {
+		return "", err
+	}
+	if !body.has("status") {
+		return "", fieldError("status", "is required")
+	}
+	status, err := body.str("status")
+	if err != nil {
+		return "", err
+	}
+	if status != store.SecretActive && status != store.SecretInactive {
+		return "", fieldError("status", "must be ACTIVE or INACTIVE")
+	}
+	return status, nil
 }
