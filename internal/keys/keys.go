@@ -9,6 +9,9 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -117,6 +120,7 @@ type keyState struct {
 	signKey  crypto.Signer                     // the active private key
 	signer   jws.Signer                        // jwx's signer for signAlg
 	header   []byte                            // the protected header, base64url-encoded, then "."
+	sigLen   int                               // the length of signKey's signatures, base64url-encoded
 	verify   jwk.Set                           // the published public keys
 	algOf    map[string]jwa.SignatureAlgorithm // published kid -> the one algorithm it verifies
 	algs     []string                          // the algorithms of the published keys, sorted
@@ -188,6 +192,7 @@ func (m *Manager) Reload(ctx context.Context) error {
 		return fmt.Errorf("signing key %s: %w", st.activeID, err)
 	}
 	st.header = protectedHeader(st.signAlg, st.activeID)
+	st.sigLen = base64.RawURLEncoding.EncodedLen(signatureSize(st.signKey))
 	slices.Sort(st.algs)
 	if published == nil {
 		published = []json.RawMessage{}
@@ -305,8 +310,7 @@ func (m *Manager) Sign(payload []byte) (string, error) {
 			return "", ErrNoActiveKey
 		}
 		enc := base64.RawURLEncoding
-		sigLen := enc.EncodedLen(maxSignatureSize)
-		buf := make([]byte, 0, len(st.header)+enc.EncodedLen(len(payload))+1+sigLen)
+		buf := make([]byte, 0, len(st.header)+enc.EncodedLen(len(payload))+1+st.sigLen)
 		buf = append(buf, st.header...)
 		buf = enc.AppendEncode(buf, payload)
 		sig, err := st.signer.Sign(buf, st.signKey)
@@ -324,9 +328,17 @@ func (m *Manager) Sign(payload []byte) (string, error) {
 	}
 }
 
-// maxSignatureSize is the size of a 4096-bit RSA signature, the largest
-// keyward makes; it only sizes a buffer.
-const maxSignatureSize = 512
+// signatureSize is the length of key's JWS signatures in bytes (it only
+// sizes a buffer): the modulus for RSA, r and s for ECDSA, 64 for Ed25519.
+func signatureSize(key crypto.Signer) int {
+	switch pub := key.Public().(type) {
+	case *rsa.PublicKey:
+		return pub.Size()
+	case *ecdsa.PublicKey:
+		return 2 * ((pub.Curve.Params().BitSize + 7) / 8)
+	}
+	return ed25519.SignatureSize
+}
 
 // protectedHeader returns the base64url encoding of a token's protected
 // header, {"alg","kid","typ":"at+jwt"}, followed by the "." that separates
