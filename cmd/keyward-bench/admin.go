@@ -235,14 +235,20 @@ func serveBytes(ctx context.Context, out io.Writer, from, addr string) error {
 		return err
 	}
 	ct := resp.Header.Get("Content-Type")
+	return serveBare(ctx, out, addr, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", ct)
+		w.Write(body)
+	}))
+}
+
+// serveBare serves h on addr until ctx is done, first printing the URL it
+// listens at as {"listening": URL}.
+func serveBare(ctx context.Context, out io.Writer, addr string, h http.Handler) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", ct)
-		w.Write(body)
-	})}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprintf(out, "{\"listening\":%q}\n", "http://"+ln.Addr().String())
 	go func() {
 		<-ctx.Done()

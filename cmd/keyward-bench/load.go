@@ -35,26 +35,11 @@ func benchSign(ctx context.Context, out io.Writer, alg, impl string, bits int, d
 	var sign func() error
 	switch {
 	case alg == "RS256":
-		key, err := rsa.GenerateKey(rand.Reader, bits)
+		s, closeSigner, err := newRSASigner("sign", impl, bits)
 		if err != nil {
 			return err
 		}
-		var s crypto.Signer = key
-		switch impl {
-		case "go":
-		case "openssl":
-			if signer.Impl != "openssl" {
-				return errors.New("sign -impl openssl: keyward-bench was built without -tags openssl")
-			}
-			native, err := signer.New(key)
-			if err != nil {
-				return err
-			}
-			defer native.Close()
-			s = native
-		default:
-			return fmt.Errorf("sign: -impl must be go or openssl, not %q", impl)
-		}
+		defer closeSigner()
 		sign = func() error {
 			sum := sha256.Sum256(payload)
 			_, err := s.Sign(nil, sum[:], crypto.SHA256)
@@ -101,6 +86,30 @@ func benchSign(ctx context.Context, out io.Writer, alg, impl string, bits int, d
 		res["signer"] = signer.Description()
 	}
 	return json.NewEncoder(out).Encode(res)
+}
+
+// newRSASigner makes an RSA key of bits and its signer: crypto/rsa for impl
+// "go", libcrypto through internal/signer for "openssl" (a build with -tags
+// openssl). The caller calls closeSigner when done.
+func newRSASigner(cmd, impl string, bits int) (s crypto.Signer, closeSigner func(), err error) {
+	key, err := rsa.GenerateKey(rand.Reader, bits)
+	if err != nil {
+		return nil, nil, err
+	}
+	switch impl {
+	case "go":
+		return key, func() {}, nil
+	case "openssl":
+		if signer.Impl != "openssl" {
+			return nil, nil, fmt.Errorf("%s -impl openssl: keyward-bench was built without -tags openssl", cmd)
+		}
+		native, err := signer.New(key)
+		if err != nil {
+			return nil, nil, err
+		}
+		return native, func() { native.Close() }, nil
+	}
+	return nil, nil, fmt.Errorf("%s: -impl must be go or openssl, not %q", cmd, impl)
 }
 
 type tokenOptions struct {

@@ -54,6 +54,9 @@ const usage = `usage:
         load a GET endpoint (e.g. the JWKS)
   keyward-bench bytes -from U [-addr A]
         serve U's body from a bare net/http handler
+  keyward-bench bare-token [-addr A] [-impl go|openssl] [-client-id I] [-client-secret S] [-url ISSUER]
+        a bare net/http token endpoint for one client (client_secret_basic, RS256 with
+        crypto/rsa or libcrypto): the ceiling of any Go token endpoint with that signer
   keyward-bench soak  -urls U1,U2,U3 -admin-id I -admin-secret S [-d 5m] [-c 24] [-outage-cmd CMD]
         mixed load on several replicas (tokens verified by caching verifiers, JWKS
         fetches, client creates) with a key rotation and an outage along the way;
@@ -129,6 +132,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 		from := fs.String("from", "", "URL whose body the bare handler serves")
 		addr := fs.String("addr", "127.0.0.1:0", "listen address")
 		parse = func() error { return serveBytes(ctx, out, *from, *addr) }
+	case "bare-token":
+		addr := fs.String("addr", "127.0.0.1:0", "listen address")
+		impl := fs.String("impl", "go", "go (crypto/rsa) or openssl (libcrypto: a build with -tags openssl)")
+		id := fs.String("client-id", "bare-client", "the one client's id")
+		sec := fs.String("client-secret", "bare-secret", "the one client's secret")
+		parse = func() error { return serveBareToken(ctx, out, *addr, *impl, *id, *sec, *url) }
 	case "soak":
 		o := soakOptions{}
 		urls := fs.String("urls", "", "comma-separated base URLs of the replicas")

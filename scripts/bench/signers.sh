@@ -6,6 +6,9 @@
 #     and libcrypto through cgo (internal/signer built with -tags openssl);
 #   - token requests/s of each build of keyward (client_secret_basic, one client, -c connections):
 #     the pure-Go build and the openssl build, two replicas on the bench's database;
+#   - token requests/s of a bare net/http token endpoint (keyward-bench bare-token) for the same
+#     client, signing with the signer keyward was built with: no router, middleware, limits, logs or
+#     cache, the ceiling of any Go token endpoint on this core with that signer;
 #   - with --peer node-oidc, panva's oidc-provider (scripts/bench/node-oidc: the version its lock file
 #     pins, installed with npm ci) issuing RS256 JWT access tokens the same way, checked first: its
 #     token must verify against its JWKS (keyward-bench verify, crypto/rsa alone).
@@ -34,6 +37,20 @@ cmp_start_keyward() {
 	done
 	say "$1 did not get ready; see $2"
 	exit 1
+}
+
+# cmp_start_bare CLIENT_ID CLIENT_SECRET: keyward-bench's bare token endpoint on keyward's core,
+# signing with the signer keyward was built with; sets BARE_TOKEN_PID and BARE_TOKEN_URL
+cmp_start_bare() {
+	local out=$BIN/bare-token.out i
+	: >"$out"
+	"${SERVER_CPU[@]}" "$BIN/keyward-bench" bare-token -impl "$IMPL" -client-id "$1" -client-secret "$2" \
+		-url "$BASE" >"$out" 2>"$BIN/bare-token.log" &
+	BARE_TOKEN_PID=$!
+	PIDS+=("$BARE_TOKEN_PID")
+	for ((i = 0; i < 50; i++)); do grep -q listening "$out" 2>/dev/null && break; sleep 0.1; done
+	BARE_TOKEN_URL=$(field listening <"$out")
+	[ -n "$BARE_TOKEN_URL" ] || { say "the bare token endpoint did not start; see $BIN/bare-token.log"; exit 1; }
 }
 
 # cmp_start_node CLIENT_ID CLIENT_SECRET: oidc-provider on keyward's core; sets NODE_PID, NODE_URL, NODE_DESC
@@ -112,6 +129,9 @@ compare_signers() {
 		names+=(token_openssl) kinds+=("token $ossl_pid $ossl_url")
 		cmp_check_token "keyward, openssl build" "$ossl_url" "$cid" "$csec"
 	fi
+	cmp_start_bare "$cid" "$csec"
+	names+=(token_bare) kinds+=("token $BARE_TOKEN_PID $BARE_TOKEN_URL")
+	cmp_check_token "the bare token endpoint" "$BARE_TOKEN_URL" "$cid" "$csec"
 	NODE_DESC=""
 	if [ "$PEER" = node-oidc ]; then
 		cmp_start_node "$cid" "$csec"
@@ -150,6 +170,9 @@ compare_signers() {
 		[ "$1" != token ] || kill -CONT "$2"
 	done
 	kill -CONT "$KW_PID"
+	kill "$BARE_TOKEN_PID" 2>/dev/null || true
+	wait "$BARE_TOKEN_PID" 2>/dev/null || true
+	forget "$BARE_TOKEN_PID"
 	if [ -n "$NODE_DESC" ]; then
 		kill "$NODE_PID" 2>/dev/null || true
 		wait "$NODE_PID" 2>/dev/null || true
@@ -188,6 +211,7 @@ cmp_report() {
 		token_go) label="token, keyward pure-Go build (crypto/rsa)" ;;
 		token_openssl) label="token, keyward openssl build (libcrypto)" ;;
 		token_node) label="token, $NODE_DESC" ;;
+		token_bare) label="token, bare net/http endpoint ($IMPL signer; keyward-bench bare-token)" ;;
 		esac
 		p50s="" p99s=""
 		if [[ $name == token_* ]]; then
@@ -206,6 +230,14 @@ cmp_report() {
 	cmp_ratio token_openssl token_go "openssl build token/s / pure-Go build token/s"
 	cmp_ratio sign_openssl sign_go "libcrypto signatures/s / crypto/rsa signatures/s"
 	cmp_ratio token_go token_node "pure-Go build token/s / node-oidc-provider token/s"
+	if [ "$IMPL" = openssl ]; then
+		cmp_ratio token_openssl token_bare "openssl build token/s / bare endpoint token/s"
+		cmp_ratio token_bare sign_openssl "bare endpoint token/s / libcrypto signatures/s"
+	else
+		cmp_ratio token_go token_bare "pure-Go build token/s / bare endpoint token/s"
+		cmp_ratio token_bare sign_go "bare endpoint token/s / crypto/rsa signatures/s"
+	fi
+	cmp_ratio token_bare token_node "bare endpoint token/s / node-oidc-provider token/s"
 	for name in token_openssl token_go token_node; do
 		[ -s "$BIN/cmp.$name.runs" ] || continue
 		tails=$(paste <(_cmp_col "$name" p99_ms) <(_cmp_col "$name" p50_ms) | awk '{ printf "%.1f\n", ($2 > 0 ? $1 / $2 : 0) }')
