@@ -275,7 +275,8 @@ func (m *Manager) fail(ctx context.Context, step string) error {
 // the next key has been published for less than the publish lead it returns
 // a *TooEarlyError and changes nothing, because verifiers might not have
 // fetched it yet; when there is no next key it publishes one and returns a
-// *TooEarlyError saying when it may sign.
+// *TooEarlyError saying when it may sign. A rotation commits the request's
+// pending audit row (store.WithAudit) with it; a refusal leaves it pending.
 func (m *Manager) Rotate(ctx context.Context) error {
 	var tooEarly *TooEarlyError
 	err := m.store.WithKeysLocked(ctx, func(tx store.KeyTx) error {
@@ -297,7 +298,13 @@ func (m *Manager) Rotate(ctx context.Context) error {
 			tooEarly = &TooEarlyError{KID: next.KID, Until: eligible}
 			return nil
 		}
-		return m.carryOut(ctx, tx, plan{retire: active, activate: next, newNext: true}, now)
+		if err := m.carryOut(ctx, tx, plan{retire: active, activate: next, newNext: true}, now); err != nil {
+			return err
+		}
+		// Only a rotation is the change asked for: a next key published
+		// on the way to a refusal is what the schedule would have done.
+		tx.Audit("")
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("rotate signing key: %w", err)
@@ -332,8 +339,10 @@ func activeAndNext(ks []store.SigningKey, alg string) (active, next *store.Signi
 // was active the next key signs from now (a new key when there is none,
 // although verifiers may not hold it yet: the price of an emergency). A new
 // next key is published when none is left. The revoked key is deleted once
-// every token it signed has expired. Revoke returns store.ErrNotFound
-// (wrapped) for an unknown kid and ErrAlreadyRevoked for a revoked key.
+// every token it signed has expired. The revocation commits the request's
+// pending audit row (store.WithAudit) with it. Revoke returns
+// store.ErrNotFound (wrapped) for an unknown kid and ErrAlreadyRevoked for a
+// revoked key.
 func (m *Manager) Revoke(ctx context.Context, kid string) error {
 	err := m.store.WithKeysLocked(ctx, func(tx store.KeyTx) error {
 		ks, err := tx.Keys(ctx)
@@ -370,7 +379,11 @@ func (m *Manager) Revoke(ctx context.Context, kid string) error {
 			p.newActive = p.activate == nil
 		}
 		p.newNext = next == nil || next.Alg != m.cfg.Alg
-		return m.carryOut(ctx, tx, p, now)
+		if err := m.carryOut(ctx, tx, p, now); err != nil {
+			return err
+		}
+		tx.Audit(kid)
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("revoke signing key %s: %w", kid, err)

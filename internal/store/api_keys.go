@@ -41,12 +41,12 @@ func scanAPIKey(row pgx.Row) (APIKey, error) {
 // holds MaxAPIKeysPerClient API keys.
 var ErrTooManyAPIKeys = fmt.Errorf("%w: a client holds at most %d API keys", ErrConflict, MaxAPIKeysPerClient)
 
-// AddAPIKey adds k to the client of organization orgID. It returns
-// ErrNotFound, ErrWrongAuthMethod (the client is not api_key) or
-// ErrTooManyAPIKeys.
+// AddAPIKey adds k to the client of organization orgID, with the request's
+// pending audit row (WithAudit). It returns ErrNotFound, ErrWrongAuthMethod
+// (the client is not api_key) or ErrTooManyAPIKeys.
 func (s *Store) AddAPIKey(ctx context.Context, orgID string, k APIKey) (APIKey, error) {
 	var out APIKey
-	err := s.InTx(ctx, func(tx pgx.Tx) error {
+	err := s.mutate(ctx, func(tx pgx.Tx) (*changed, error) {
 		var method string
 		var n int
 		err := tx.QueryRow(ctx, `
@@ -54,20 +54,23 @@ func (s *Store) AddAPIKey(ctx context.Context, orgID string, k APIKey) (APIKey, 
 			FROM clients c WHERE c.id = $1 AND c.organization_id = $2 FOR UPDATE`,
 			k.ClientID, orgID).Scan(&method, &n)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if method != AuthAPIKey {
-			return ErrWrongAuthMethod
+			return nil, ErrWrongAuthMethod
 		}
 		if n >= MaxAPIKeysPerClient {
-			return ErrTooManyAPIKeys
+			return nil, ErrTooManyAPIKeys
 		}
 		out, err = scanAPIKey(tx.QueryRow(ctx, `
 			INSERT INTO api_keys (id, client_id, hash, sealed, kek_id, key_suffix, status, create_time, update_time, expire_time)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9)
 			RETURNING `+apiKeyColumns,
 			k.ID, k.ClientID, k.Hash, k.Sealed, k.KEKID, k.Suffix, k.Status, k.CreateTime, k.ExpireTime))
-		return err
+		if err != nil {
+			return nil, err
+		}
+		return &changed{target: out.ID}, nil
 	})
 	if err != nil {
 		return APIKey{}, fmt.Errorf("add API key to %s: %w", k.ClientID, classify(err))
@@ -101,34 +104,44 @@ func (s *Store) APIKeys(ctx context.Context, orgID, clientID string) ([]APIKey, 
 }
 
 // SetAPIKeyStatus sets the status of an API key of a client of organization
-// orgID. It returns ErrNotFound when any of the three does not match.
+// orgID, with the request's pending audit row (WithAudit). It returns
+// ErrNotFound when any of the three does not match.
 func (s *Store) SetAPIKeyStatus(ctx context.Context, orgID, clientID, keyID, status string, now time.Time) (APIKey, error) {
-	k, err := scanAPIKey(s.pool.QueryRow(ctx, `
-		UPDATE api_keys a SET status = $4,
-			update_time = CASE WHEN a.status = $4 THEN a.update_time ELSE $5 END
-		FROM clients c
-		WHERE a.id = $3 AND a.client_id = $2 AND c.id = a.client_id AND c.organization_id = $1
-		RETURNING a.id, a.client_id, a.hash, a.sealed, a.kek_id, a.key_suffix, a.status,
-			a.create_time, a.update_time, a.expire_time, a.last_used_time`,
-		orgID, clientID, keyID, status, now))
+	var k APIKey
+	err := s.mutate(ctx, func(tx pgx.Tx) (*changed, error) {
+		var err error
+		k, err = scanAPIKey(tx.QueryRow(ctx, `
+			UPDATE api_keys a SET status = $4,
+				update_time = CASE WHEN a.status = $4 THEN a.update_time ELSE $5 END
+			FROM clients c
+			WHERE a.id = $3 AND a.client_id = $2 AND c.id = a.client_id AND c.organization_id = $1
+			RETURNING a.id, a.client_id, a.hash, a.sealed, a.kek_id, a.key_suffix, a.status,
+				a.create_time, a.update_time, a.expire_time, a.last_used_time`,
+			orgID, clientID, keyID, status, now))
+		if err != nil {
+			return nil, err
+		}
+		return &changed{target: k.ID}, nil
+	})
 	if err != nil {
 		return APIKey{}, fmt.Errorf("set status of API key %s: %w", keyID, classify(err))
 	}
 	return k, nil
 }
 
-// DeleteAPIKey deletes an API key of a client of organization orgID. It
-// returns ErrNotFound when any of the three does not match.
+// DeleteAPIKey deletes an API key of a client of organization orgID, with
+// the request's pending audit row (WithAudit). It returns ErrNotFound when
+// any of the three does not match.
 func (s *Store) DeleteAPIKey(ctx context.Context, orgID, clientID, keyID string) error {
-	tag, err := s.pool.Exec(ctx, `
-		DELETE FROM api_keys a USING clients c
-		WHERE a.id = $3 AND a.client_id = $2 AND c.id = a.client_id AND c.organization_id = $1`,
-		orgID, clientID, keyID)
+	err := s.mutate(ctx, func(tx pgx.Tx) (*changed, error) {
+		tag, err := tx.Exec(ctx, `
+			DELETE FROM api_keys a USING clients c
+			WHERE a.id = $3 AND a.client_id = $2 AND c.id = a.client_id AND c.organization_id = $1`,
+			orgID, clientID, keyID)
+		return deletedOne(tag, err, keyID)
+	})
 	if err != nil {
 		return fmt.Errorf("delete API key %s: %w", keyID, classify(err))
-	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("delete API key %s: %w", keyID, ErrNotFound)
 	}
 	return nil
 }

@@ -86,12 +86,13 @@ var ErrTooManyKeys = fmt.Errorf("%w: a client holds at most %d public keys", Err
 // the same key, or a key registered with the same kid, already.
 var ErrKeyRegistered = fmt.Errorf("%w: the client holds this key, or one registered with its kid, already", ErrConflict)
 
-// AddClientKey registers k on the client of organization orgID. It returns
-// ErrNotFound, ErrWrongAuthMethod (the client is not private_key_jwt),
-// ErrTooManyKeys or ErrKeyRegistered.
+// AddClientKey registers k on the client of organization orgID, with the
+// request's pending audit row (WithAudit). It returns ErrNotFound,
+// ErrWrongAuthMethod (the client is not private_key_jwt), ErrTooManyKeys or
+// ErrKeyRegistered.
 func (s *Store) AddClientKey(ctx context.Context, orgID string, k ClientKey) (ClientKey, error) {
 	var out ClientKey
-	err := s.InTx(ctx, func(tx pgx.Tx) error {
+	err := s.mutate(ctx, func(tx pgx.Tx) (*changed, error) {
 		var method string
 		var n int
 		// The client's row lock serialises concurrent additions, so the
@@ -101,13 +102,13 @@ func (s *Store) AddClientKey(ctx context.Context, orgID string, k ClientKey) (Cl
 			FROM clients c WHERE c.id = $1 AND c.organization_id = $2 FOR UPDATE`,
 			k.ClientID, orgID).Scan(&method, &n)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if method != AuthPrivateKeyJWT {
-			return ErrWrongAuthMethod
+			return nil, ErrWrongAuthMethod
 		}
 		if n >= MaxKeysPerClient {
-			return ErrTooManyKeys
+			return nil, ErrTooManyKeys
 		}
 		out, err = scanClientKey(tx.QueryRow(ctx, `
 			INSERT INTO client_keys (id, client_id, alg, public_jwk, thumbprint, jwk_kid, create_time)
@@ -116,9 +117,12 @@ func (s *Store) AddClientKey(ctx context.Context, orgID string, k ClientKey) (Cl
 			RETURNING `+clientKeyColumns,
 			k.ID, k.ClientID, k.Alg, k.PublicJWK, k.Thumbprint, nullIfEmpty(k.JWKKID), k.CreateTime))
 		if errors.Is(err, pgx.ErrNoRows) {
-			return ErrKeyRegistered
+			return nil, ErrKeyRegistered
 		}
-		return err
+		if err != nil {
+			return nil, err
+		}
+		return &changed{target: out.ID}, nil
 	})
 	if err != nil {
 		return ClientKey{}, fmt.Errorf("add key to %s: %w", k.ClientID, classify(err))
@@ -151,18 +155,19 @@ func (s *Store) ClientKeys(ctx context.Context, orgID, clientID string) ([]Clien
 	return keys, nil
 }
 
-// DeleteClientKey deletes a key of a client of organization orgID. It
-// returns ErrNotFound when any of the three does not match.
+// DeleteClientKey deletes a key of a client of organization orgID, with the
+// request's pending audit row (WithAudit). It returns ErrNotFound when any
+// of the three does not match.
 func (s *Store) DeleteClientKey(ctx context.Context, orgID, clientID, keyID string) error {
-	tag, err := s.pool.Exec(ctx, `
-		DELETE FROM client_keys k USING clients c
-		WHERE k.id = $3 AND k.client_id = $2 AND c.id = k.client_id AND c.organization_id = $1`,
-		orgID, clientID, keyID)
+	err := s.mutate(ctx, func(tx pgx.Tx) (*changed, error) {
+		tag, err := tx.Exec(ctx, `
+			DELETE FROM client_keys k USING clients c
+			WHERE k.id = $3 AND k.client_id = $2 AND c.id = k.client_id AND c.organization_id = $1`,
+			orgID, clientID, keyID)
+		return deletedOne(tag, err, keyID)
+	})
 	if err != nil {
 		return fmt.Errorf("delete key %s: %w", keyID, classify(err))
-	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("delete key %s: %w", keyID, ErrNotFound)
 	}
 	return nil
 }

@@ -158,20 +158,21 @@ func insertSecret(ctx context.Context, q querier, s Secret) (Secret, error) {
 }
 
 // CreateClient inserts c with its issuer aliases and, when first is not
-// nil, its first secret, in one transaction: there is never a client without
-// the secret its creator was shown. An unknown organization is ErrNotFound;
-// an issuer alias held already is an *IssuerAliasTakenError.
+// nil, its first secret, and the request's pending audit row (WithAudit), in
+// one transaction: there is never a client without the secret its creator
+// was shown. An unknown organization is ErrNotFound; an issuer alias held
+// already is an *IssuerAliasTakenError.
 func (s *Store) CreateClient(ctx context.Context, c Client, first *Secret) (Client, error) {
 	var out Client
-	err := s.InTx(ctx, func(tx pgx.Tx) error {
+	err := s.mutate(ctx, func(tx pgx.Tx) (*changed, error) {
 		var err error
 		if out, err = insertClient(ctx, tx, c); err != nil {
-			return err
+			return nil, err
 		}
 		out.ClientSigned.IssuerAliases = []string{}
 		if len(c.ClientSigned.IssuerAliases) > 0 {
 			if err := setIssuerAliases(ctx, tx, out.ID, c.ClientSigned.IssuerAliases); err != nil {
-				return err
+				return nil, err
 			}
 			out.ClientSigned.IssuerAliases = c.ClientSigned.IssuerAliases
 		}
@@ -179,11 +180,11 @@ func (s *Store) CreateClient(ctx context.Context, c Client, first *Secret) (Clie
 		if first != nil {
 			sec, err := insertSecret(ctx, tx, *first)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			out.Secrets = append(out.Secrets, sec)
 		}
-		return nil
+		return &changed{target: out.ID}, nil
 	})
 	if err != nil {
 		return Client{}, fmt.Errorf("create client: %w", classify(err))
@@ -360,24 +361,24 @@ func (s *Store) ListClients(ctx context.Context, orgID string, p Page) (clients 
 // UpdateClient locks the client of organization orgID, lets mutate change
 // it, and stores name, description, scopes, audience, custom claims, expiry,
 // inject_context_identifier and the client-signed token setting with
-// update_time set to now. It returns ErrNotFound, mutate's error, or an
-// *IssuerAliasTakenError.
+// update_time set to now, with the request's pending audit row (WithAudit).
+// It returns ErrNotFound, mutate's error, or an *IssuerAliasTakenError.
 func (s *Store) UpdateClient(ctx context.Context, orgID, id string, now time.Time, mutate func(*Client) error) (Client, error) {
 	var out Client
-	err := s.InTx(ctx, func(tx pgx.Tx) error {
+	err := s.mutate(ctx, func(tx pgx.Tx) (*changed, error) {
 		c, err := scanClient(tx.QueryRow(ctx, `
 			SELECT `+clientColumns+` FROM clients WHERE id = $1 AND organization_id = $2 FOR UPDATE`, id, orgID))
 		if err != nil {
-			return err
+			return nil, err
 		}
 		cs := []Client{c}
 		if err := loadIssuerAliases(ctx, tx, cs); err != nil {
-			return err
+			return nil, err
 		}
 		c = cs[0]
 		oldAliases := c.ClientSigned.IssuerAliases
 		if err := mutate(&c); err != nil {
-			return err
+			return nil, err
 		}
 		out, err = scanClient(tx.QueryRow(ctx, `
 			UPDATE clients SET name = $2, description = $3, scopes = $4, audience = $5, custom_claims = $6,
@@ -387,18 +388,20 @@ func (s *Store) UpdateClient(ctx context.Context, orgID, id string, now time.Tim
 			id, c.Name, c.Description, c.Scopes, c.Audience, c.CustomClaims, c.Expiry, now, c.InjectContextIdentifier,
 			c.ClientSigned.Enabled, c.ClientSigned.MaxLifetime))
 		if err != nil {
-			return err
+			return nil, err
 		}
 		out.ClientSigned.IssuerAliases = c.ClientSigned.IssuerAliases
 		if !slices.Equal(oldAliases, c.ClientSigned.IssuerAliases) {
 			if err := setIssuerAliases(ctx, tx, id, c.ClientSigned.IssuerAliases); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		cs = []Client{out}
-		err = loadSecrets(ctx, tx, cs)
+		if err := loadSecrets(ctx, tx, cs); err != nil {
+			return nil, err
+		}
 		out = cs[0]
-		return err
+		return &changed{target: id}, nil
 	})
 	if err != nil {
 		return Client{}, fmt.Errorf("update client %s: %w", id, classify(err))
@@ -406,15 +409,16 @@ func (s *Store) UpdateClient(ctx context.Context, orgID, id string, now time.Tim
 	return out, nil
 }
 
-// DeleteClient deletes the client of organization orgID and its secrets.
-// It returns ErrNotFound when there is none.
+// DeleteClient deletes the client of organization orgID and its secrets,
+// with the request's pending audit row (WithAudit). It returns ErrNotFound
+// when there is none.
 func (s *Store) DeleteClient(ctx context.Context, orgID, id string) error {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM clients WHERE id = $1 AND organization_id = $2`, id, orgID)
+	err := s.mutate(ctx, func(tx pgx.Tx) (*changed, error) {
+		tag, err := tx.Exec(ctx, `DELETE FROM clients WHERE id = $1 AND organization_id = $2`, id, orgID)
+		return deletedOne(tag, err, id)
+	})
 	if err != nil {
 		return fmt.Errorf("delete client %s: %w", id, classify(err))
-	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("delete client %s: %w", id, ErrNotFound)
 	}
 	return nil
 }
@@ -427,11 +431,12 @@ var ErrTooManySecrets = fmt.Errorf("%w: a client holds at most %d secrets", ErrC
 // added to a client whose authentication method does not use it.
 var ErrWrongAuthMethod = fmt.Errorf("%w: the client's authentication method does not use this credential", ErrConflict)
 
-// AddSecret adds sec to the client of organization orgID. It returns
-// ErrNotFound, ErrTooManySecrets or ErrWrongAuthMethod.
+// AddSecret adds sec to the client of organization orgID, with the
+// request's pending audit row (WithAudit). It returns ErrNotFound,
+// ErrTooManySecrets or ErrWrongAuthMethod.
 func (s *Store) AddSecret(ctx context.Context, orgID string, sec Secret) (Secret, error) {
 	var out Secret
-	err := s.InTx(ctx, func(tx pgx.Tx) error {
+	err := s.mutate(ctx, func(tx pgx.Tx) (*changed, error) {
 		var method string
 		var n int
 		// Locking the client row serialises concurrent additions, so the
@@ -441,16 +446,18 @@ func (s *Store) AddSecret(ctx context.Context, orgID string, sec Secret) (Secret
 			FROM clients c WHERE c.id = $1 AND c.organization_id = $2 FOR UPDATE`,
 			sec.ClientID, orgID).Scan(&method, &n)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if method != AuthClientSecret {
-			return ErrWrongAuthMethod
+			return nil, ErrWrongAuthMethod
 		}
 		if n >= MaxSecretsPerClient {
-			return ErrTooManySecrets
+			return nil, ErrTooManySecrets
 		}
-		out, err = insertSecret(ctx, tx, sec)
-		return err
+		if out, err = insertSecret(ctx, tx, sec); err != nil {
+			return nil, err
+		}
+		return &changed{target: out.ID}, nil
 	})
 	if err != nil {
 		return Secret{}, fmt.Errorf("add secret to %s: %w", sec.ClientID, classify(err))
@@ -459,34 +466,44 @@ func (s *Store) AddSecret(ctx context.Context, orgID string, sec Secret) (Secret
 }
 
 // SetSecretStatus sets the status of a secret of a client of organization
-// orgID. It returns ErrNotFound when any of the three does not match.
+// orgID, with the request's pending audit row (WithAudit). It returns
+// ErrNotFound when any of the three does not match.
 func (s *Store) SetSecretStatus(ctx context.Context, orgID, clientID, secretID, status string, now time.Time) (Secret, error) {
-	sec, err := scanSecret(s.pool.QueryRow(ctx, `
-		UPDATE client_secrets s SET status = $4,
-			update_time = CASE WHEN s.status = $4 THEN s.update_time ELSE $5 END
-		FROM clients c
-		WHERE s.id = $3 AND s.client_id = $2 AND c.id = s.client_id AND c.organization_id = $1
-		RETURNING s.id, s.client_id, s.hash, s.sealed, s.kek_id, s.secret_suffix, s.status,
-			s.create_time, s.update_time, s.last_used_time`,
-		orgID, clientID, secretID, status, now))
+	var sec Secret
+	err := s.mutate(ctx, func(tx pgx.Tx) (*changed, error) {
+		var err error
+		sec, err = scanSecret(tx.QueryRow(ctx, `
+			UPDATE client_secrets s SET status = $4,
+				update_time = CASE WHEN s.status = $4 THEN s.update_time ELSE $5 END
+			FROM clients c
+			WHERE s.id = $3 AND s.client_id = $2 AND c.id = s.client_id AND c.organization_id = $1
+			RETURNING s.id, s.client_id, s.hash, s.sealed, s.kek_id, s.secret_suffix, s.status,
+				s.create_time, s.update_time, s.last_used_time`,
+			orgID, clientID, secretID, status, now))
+		if err != nil {
+			return nil, err
+		}
+		return &changed{target: sec.ID}, nil
+	})
 	if err != nil {
 		return Secret{}, fmt.Errorf("set status of secret %s: %w", secretID, classify(err))
 	}
 	return sec, nil
 }
 
-// DeleteSecret deletes a secret of a client of organization orgID. It
-// returns ErrNotFound when any of the three does not match.
+// DeleteSecret deletes a secret of a client of organization orgID, with the
+// request's pending audit row (WithAudit). It returns ErrNotFound when any
+// of the three does not match.
 func (s *Store) DeleteSecret(ctx context.Context, orgID, clientID, secretID string) error {
-	tag, err := s.pool.Exec(ctx, `
-		DELETE FROM client_secrets s USING clients c
-		WHERE s.id = $3 AND s.client_id = $2 AND c.id = s.client_id AND c.organization_id = $1`,
-		orgID, clientID, secretID)
+	err := s.mutate(ctx, func(tx pgx.Tx) (*changed, error) {
+		tag, err := tx.Exec(ctx, `
+			DELETE FROM client_secrets s USING clients c
+			WHERE s.id = $3 AND s.client_id = $2 AND c.id = s.client_id AND c.organization_id = $1`,
+			orgID, clientID, secretID)
+		return deletedOne(tag, err, secretID)
+	})
 	if err != nil {
 		return fmt.Errorf("delete secret %s: %w", secretID, classify(err))
-	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("delete secret %s: %w", secretID, ErrNotFound)
 	}
 	return nil
 }

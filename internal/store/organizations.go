@@ -33,18 +33,26 @@ func scanOrg(row pgx.Row) (Organization, error) {
 	return o, err
 }
 
-// CreateOrganization inserts o and returns it as stored. A taken external_id
-// is ErrConflict.
+// CreateOrganization inserts o and returns it as stored, with the request's
+// pending audit row (WithAudit). A taken external_id is ErrConflict.
 func (s *Store) CreateOrganization(ctx context.Context, o Organization) (Organization, error) {
-	row := s.pool.QueryRow(ctx, `
-		INSERT INTO organizations (id, display_name, external_id, create_time, update_time)
-		VALUES ($1, $2, $3, $4, $4)
-		RETURNING `+orgColumns, o.ID, o.DisplayName, o.ExternalID, o.CreateTime)
-	o, err := scanOrg(row)
+	var out Organization
+	err := s.mutate(ctx, func(tx pgx.Tx) (*changed, error) {
+		var err error
+		out, err = scanOrg(tx.QueryRow(ctx, `
+			INSERT INTO organizations (id, display_name, external_id, create_time, update_time)
+			VALUES ($1, $2, $3, $4, $4)
+			RETURNING `+orgColumns, o.ID, o.DisplayName, o.ExternalID, o.CreateTime))
+		if err != nil {
+			return nil, err
+		}
+		// The row of a new organization belongs to it.
+		return &changed{target: out.ID, org: out.ID}, nil
+	})
 	if err != nil {
 		return Organization{}, fmt.Errorf("create organization: %w", classify(err))
 	}
-	return o, nil
+	return out, nil
 }
 
 // Organization returns the organization id, or ErrNotFound.
@@ -88,22 +96,26 @@ func (s *Store) ListOrganizations(ctx context.Context, p Page) (orgs []Organizat
 }
 
 // UpdateOrganization locks the organization, lets mutate change it, and
-// stores the result with update_time set to now. It returns ErrNotFound,
-// ErrConflict (external_id taken), or mutate's error.
+// stores the result with update_time set to now, with the request's pending
+// audit row (WithAudit). It returns ErrNotFound, ErrConflict (external_id
+// taken), or mutate's error.
 func (s *Store) UpdateOrganization(ctx context.Context, id string, now time.Time, mutate func(*Organization) error) (Organization, error) {
 	var out Organization
-	err := s.InTx(ctx, func(tx pgx.Tx) error {
+	err := s.mutate(ctx, func(tx pgx.Tx) (*changed, error) {
 		o, err := scanOrg(tx.QueryRow(ctx, `SELECT `+orgColumns+` FROM organizations WHERE id = $1 FOR UPDATE`, id))
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if err := mutate(&o); err != nil {
-			return err
+			return nil, err
 		}
 		out, err = scanOrg(tx.QueryRow(ctx, `
 			UPDATE organizations SET display_name = $2, external_id = $3, update_time = $4
 			WHERE id = $1 RETURNING `+orgColumns, id, o.DisplayName, o.ExternalID, now))
-		return err
+		if err != nil {
+			return nil, err
+		}
+		return &changed{target: id}, nil
 	})
 	if err != nil {
 		return Organization{}, fmt.Errorf("update organization %s: %w", id, classify(err))
@@ -112,22 +124,25 @@ func (s *Store) UpdateOrganization(ctx context.Context, id string, now time.Time
 }
 
 // DeleteOrganization deletes the organization with its clients and their
-// secrets, and returns the ids of the clients deleted. It returns
-// ErrNotFound when there is none.
+// secrets, with the request's pending audit row (WithAudit), and returns the
+// ids of the clients deleted. It returns ErrNotFound when there is none.
 func (s *Store) DeleteOrganization(ctx context.Context, id string) (clientIDs []string, err error) {
-	err = s.InTx(ctx, func(tx pgx.Tx) error {
+	err = s.mutate(ctx, func(tx pgx.Tx) (*changed, error) {
 		rows, err := tx.Query(ctx, `DELETE FROM clients WHERE organization_id = $1 RETURNING id`, id)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if clientIDs, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
-			return err
+			return nil, err
 		}
 		tag, err := tx.Exec(ctx, `DELETE FROM organizations WHERE id = $1`, id)
-		if err == nil && tag.RowsAffected() == 0 {
-			return ErrNotFound
+		if err != nil {
+			return nil, err
 		}
-		return err
+		if tag.RowsAffected() == 0 {
+			return nil, ErrNotFound
+		}
+		return &changed{target: id}, nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("delete organization %s: %w", id, classify(err))

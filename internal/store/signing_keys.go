@@ -64,6 +64,8 @@ func (s *Store) SigningKeys(ctx context.Context) ([]SigningKey, error) {
 // where key states change, so that replicas never rotate twice.
 type KeyTx struct {
 	tx pgx.Tx
+	// asked is set by Audit: the change a request asked for.
+	asked **changed
 }
 
 // keyLockID is the transaction-scoped advisory lock that serialises every
@@ -72,14 +74,28 @@ const keyLockID = 0x6b6579776172642
 
 // WithKeysLocked runs fn in a transaction holding the signing-key lock and
 // commits if fn returns nil. fn should read the keys again before deciding:
-// another replica may have changed them while this one waited.
+// another replica may have changed them while this one waited. When fn
+// calls KeyTx.Audit, the request's pending audit row (WithAudit) is
+// committed with the change.
 func (s *Store) WithKeysLocked(ctx context.Context, fn func(KeyTx) error) error {
-	return s.InTx(ctx, func(tx pgx.Tx) error {
+	return s.mutate(ctx, func(tx pgx.Tx) (*changed, error) {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, keyLockID); err != nil {
-			return err
+			return nil, err
 		}
-		return fn(KeyTx{tx: tx})
+		var asked *changed
+		if err := fn(KeyTx{tx: tx, asked: &asked}); err != nil {
+			return nil, err
+		}
+		return asked, nil
 	})
+}
+
+// Audit says that the transaction makes the change a request asked for, on
+// target (a kid, or "" for the keys as a whole): the request's pending audit
+// row, if any, is committed with it. A transaction that only keeps the keys
+// on their schedule, or refuses the request, does not call it.
+func (k KeyTx) Audit(target string) {
+	*k.asked = &changed{target: target}
 }
 
 // Keys returns every signing key, oldest first.
