@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"sort"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/keyward/keyward/internal/jsonhttp"
 	"github.com/keyward/keyward/internal/store"
 )
 
@@ -40,8 +42,14 @@ type Who struct {
 // Middleware records every request with a mutating method that reaches the
 // handler: who (actor), on which organization, which action and target,
 // from where, and the outcome. It runs after authentication; actor and
-// source read them from the request. The row is written before the
-// response leaves, so an acknowledged change has its audit row.
+// source read them from the request.
+//
+// A change the request makes carries its row: the store commits the pending
+// row (store.WithAudit) in the change's own transaction, as a success, so a
+// change is never committed without its row, and a row that cannot be
+// written rolls the change back and fails the request. When no change
+// wrote it (the request failed, or changed nothing), the row is written
+// here, after the handler and before the response leaves.
 func Middleware(log *slog.Logger, app Appender, who Who, now func() time.Time) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -49,29 +57,63 @@ func Middleware(log *slog.Logger, app Appender, who Who, now func() time.Time) f
 				next.ServeHTTP(w, r)
 				return
 			}
+			// The router names the route, and so the action and target,
+			// only once it has routed the request: after this middleware,
+			// before the handler's change.
+			event := func() store.AuditEvent {
+				action, target := describe(r)
+				return store.AuditEvent{
+					Time: now().UTC(), ActorClientID: who.Actor(r), OrganizationID: who.Organization(r, chi.URLParam(r, "org_id")),
+					Action: action, Target: target, SourceAddress: who.Source(r), Count: 1,
+				}
+			}
+			ctx, pending := store.WithAudit(r.Context(), event)
 			rec := &recorder{ResponseWriter: w, status: http.StatusOK}
-			next.ServeHTTP(rec, r)
-			action, target := describe(r)
-			if target == "" && rec.status < 300 {
-				target = createdID(rec.body.Bytes())
+			next.ServeHTTP(rec, r.WithContext(ctx))
+			if pending.Written() {
+				if rec.status >= 400 {
+					// The change and its row (a success) are committed: the
+					// row says what happened to the data, the answer does not.
+					log.ErrorContext(r.Context(), "a change was committed with its audit row, but the request answers an error",
+						"status", rec.status, "method", r.Method, "path", r.URL.Path)
+				}
+				rec.flush()
+				return
 			}
-			org := chi.URLParam(r, "org_id")
-			if org == "" && action == "organization.create" {
-				org = target
+			e := event()
+			if e.Target == "" && rec.status < 300 {
+				e.Target = createdID(rec.body.Bytes())
 			}
-			e := store.AuditEvent{
-				Time: now().UTC(), ActorClientID: who.Actor(r), OrganizationID: who.Organization(r, org), Action: action,
-				Target: target, SourceAddress: who.Source(r), Result: result(rec.status, rec.body.Bytes()), Count: 1,
+			if chi.URLParam(r, "org_id") == "" && e.Action == "organization.create" {
+				e.OrganizationID = who.Organization(r, e.Target)
 			}
+			e.Result = result(rec.status, rec.body.Bytes())
 			// The request may have been cancelled; the row must still land.
-			ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 5*time.Second)
+			actx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 5*time.Second)
 			defer cancel()
-			if err := app.AppendAudit(ctx, []store.AuditEvent{e}); err != nil {
-				log.ErrorContext(r.Context(), "could not write an audit event", "action", action, "target", target, "err", err)
+			if err := app.AppendAudit(actx, []store.AuditEvent{e}); err != nil {
+				log.ErrorContext(r.Context(), "could not write an audit event", "action", e.Action, "target", e.Target, "err", err)
+				if rec.status < 400 {
+					// A success must not be answered without its row. No
+					// route changes anything outside the store, so this
+					// should not happen; if it does, the caller hears of a
+					// failure rather than of an unaudited success.
+					jsonhttp.WriteError(w, r, log, unwritten(err))
+					return
+				}
 			}
 			rec.flush()
 		})
 	}
+}
+
+// unwritten is the answer when an audit row could not be written: the
+// store's failures answer as they do everywhere else.
+func unwritten(err error) error {
+	if errors.Is(err, store.ErrUnavailable) {
+		return jsonhttp.Unavailable()
+	}
+	return err
 }
 
 // recorder holds the response until the audit row is written, and keeps
@@ -175,7 +217,7 @@ func createdID(body []byte) string {
 // result is "success", or "failure: STATUS code".
 func result(status int, body []byte) string {
 	if status < 400 {
-		return "success"
+		return store.AuditSuccess
 	}
 	var e struct {
 		Error string `json:"error"`

@@ -2,11 +2,20 @@ package audit
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-chi/chi/v5"
+
+	"github.com/keyward/keyward/internal/jsonhttp"
+	"github.com/keyward/keyward/internal/store"
 )
 
 func TestDescribeNamesActionsFromRoutes(t *testing.T) {
@@ -54,5 +63,55 @@ func TestCreatedIDAndResult(t *testing.T) {
 	}
 	if r := result(201, nil); r != "success" {
 		t.Errorf("result = %q", r)
+	}
+}
+
+// failingAppender refuses every row with err.
+type failingAppender struct{ err error }
+
+func (f failingAppender) AppendAudit(context.Context, []store.AuditEvent) error { return f.err }
+
+// A request whose row no change wrote gets it after the handler; when that
+// fails, a success is not answered as one (no route changes anything
+// outside the store, so this guards against one that would), while a
+// failure keeps its answer.
+func TestMiddlewareDoesNotAnswerSuccessWithoutItsRow(t *testing.T) {
+	unavailable := fmt.Errorf("append audit events: %w", store.ErrUnavailable)
+	tests := []struct {
+		name       string
+		handler    int
+		err        error
+		wantStatus int
+		wantBody   string
+	}{
+		{"a success whose row the database refuses is a 500", http.StatusCreated, errors.New("check constraint"),
+			http.StatusInternalServerError, `{"error":"internal_error","error_description":"internal error"}`},
+		{"a success whose row cannot reach the database is a 503", http.StatusOK, unavailable,
+			http.StatusServiceUnavailable, `{"error":"temporarily_unavailable","error_description":"the service is temporarily unavailable; retry shortly"}`},
+		{"a failure keeps its answer", http.StatusNotFound, unavailable,
+			http.StatusNotFound, `{"error":"not_found","error_description":"x"}`},
+		{"a success whose row is written is answered", http.StatusCreated, nil,
+			http.StatusCreated, `{"thing":{"id":"t1"}}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			log := slog.New(slog.NewTextHandler(io.Discard, nil))
+			who := Who{Actor: func(*http.Request) string { return "m2m_a" }, Source: func(*http.Request) string { return "192.0.2.1" },
+				Organization: func(_ *http.Request, org string) string { return org }}
+			r := chi.NewRouter()
+			r.Use(Middleware(log, failingAppender{tt.err}, who, time.Now))
+			r.Post("/api/v1/things", func(w http.ResponseWriter, r *http.Request) {
+				if tt.handler >= 400 {
+					jsonhttp.WriteError(w, r, log, jsonhttp.NewError(tt.handler, "not_found", "x"))
+					return
+				}
+				jsonhttp.Write(w, tt.handler, map[string]any{"thing": map[string]string{"id": "t1"}})
+			})
+			w := httptest.NewRecorder()
+			r.ServeHTTP(w, httptest.NewRequest("POST", "/api/v1/things", nil))
+			if w.Code != tt.wantStatus || strings.TrimSpace(w.Body.String()) != tt.wantBody {
+				t.Errorf("answer %d %s, want %d %s", w.Code, w.Body, tt.wantStatus, tt.wantBody)
+			}
+		})
 	}
 }
