@@ -39,8 +39,9 @@
 # compiler and OpenSSL 3's headers are here (scripts/lib/openssl.sh), and its baseline is then
 # libcrypto's signatures/s; otherwise pure Go, against crypto/rsa's, and one line says how to get the
 # native signer. The RS256 comparison (scripts/bench/signers.sh, last) puts both signers' tight
-# loops, both builds' token endpoints and the peer on keyward's core in alternating rounds, each
-# server SIGSTOPped while another runs, and reports medians and per-round ratios.
+# loops, both builds' token endpoints, a bare net/http token endpoint and the peer on keyward's
+# core in alternating rounds, each server SIGSTOPped while another runs, and reports medians and
+# per-round ratios.
 #
 # keyward runs pinned to core 0 and the load generator (cmd/keyward-bench) to
 # core 1. Clients are seeded with COPY straight into the database
