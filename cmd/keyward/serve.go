@@ -230,9 +230,10 @@ func openStore(ctx context.Context, url string, log *slog.Logger, wait time.Dura
 }
 
 // memoryLimit is the Go heap's soft limit for cfg, or 0 for none. The
-// client cache is most of the heap under load (about 1 KB a client, twice
-// that between collections without a limit); auto bounds it for the
-// configured cache size so memory stays flat. GOMEMLIMIT, when set, is
+// client cache is most of the heap under load (about 400 bytes a client,
+// twice that between collections without a limit); auto bounds it for the
+// configured cache size so memory stays flat, with room to spare for
+// clients with many secrets, keys or claims. GOMEMLIMIT, when set, is
 // already in force and wins over auto.
 func memoryLimit(cfg config.Config, getenv func(string) string) int64 {
 	switch {

@@ -7,11 +7,11 @@
 package clientcache
 
 import (
-	"container/list"
 	"context"
 	"errors"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -55,9 +55,9 @@ type Cache struct {
 	log  *slog.Logger
 
 	mu      sync.Mutex
-	lru     *list.List               // of *entry, most recently used first
-	items   map[string]*list.Element // by client id
-	flights map[string]*flight       // loads in progress
+	lru     entry              // the list's root: lru.next is the most recently used entry, lru.prev the least
+	items   map[string]*entry  // by client id
+	flights map[string]*flight // loads in progress
 	hits    uint64
 	misses  uint64
 
@@ -71,9 +71,6 @@ type Cache struct {
 	// may have added one of them as an alias.
 	unknownIssuers map[string]time.Time
 	issuerFlights  map[string]*issuerFlight
-
-	// interned holds strings many entries share (see trim).
-	interned map[string]string
 }
 
 // maxUnknownIssuers bounds the issuers remembered as unknown, whatever the
@@ -90,10 +87,33 @@ type issuerFlight struct {
 }
 
 type entry struct {
-	id       string
-	client   store.Client
-	missing  bool      // the client does not exist
-	verified time.Time // when the entry was last known to match the database
+	prev, next *entry // in the cache's LRU list
+	id         string
+	enc        []byte // the client, encoded (codec.go); nil when missing
+	version    int64  // the client's Version
+	aliases    bool   // whether the client has issuer aliases
+	missing    bool   // the client does not exist
+	verified   int64  // when the entry was last known to match the database, in Unix nanoseconds
+}
+
+// newEntry is the entry of client id, cl. Its id shares the encoding's
+// bytes: a copy of the caller's id, which may be part of a longer string,
+// such as a request's credentials, that the cache must not keep alive.
+func newEntry(id string, cl store.Client, now time.Time) *entry {
+	enc := encode(id, cl)
+	return &entry{id: idOf(enc), enc: enc, version: cl.Version, aliases: len(cl.ClientSigned.IssuerAliases) > 0,
+		verified: now.UnixNano()}
+}
+
+// age is how long ago the entry was last confirmed fresh.
+func (e *entry) age(now time.Time) time.Duration { return time.Duration(now.UnixNano() - e.verified) }
+
+// issuerAliases returns the issuer aliases of e's client.
+func (e *entry) issuerAliases() []string {
+	if !e.aliases {
+		return nil
+	}
+	return decode(e.enc).ClientSigned.IssuerAliases
 }
 
 // flight is one load of an id that concurrent misses share. A change of
@@ -112,9 +132,8 @@ func New(load Loader, cfg Config, now func() time.Time, log *slog.Logger) *Cache
 	}
 	return &Cache{
 		load: load, cfg: cfg, now: now, log: log,
-		lru: list.New(), items: map[string]*list.Element{}, flights: map[string]*flight{},
+		items: map[string]*entry{}, flights: map[string]*flight{},
 		aliases: map[string]string{}, unknownIssuers: map[string]time.Time{}, issuerFlights: map[string]*issuerFlight{},
-		interned: map[string]string{},
 	}
 }
 
@@ -125,20 +144,19 @@ func New(load Loader, cfg Config, now func() time.Time, log *slog.Logger) *Cache
 func (c *Cache) ClientByID(ctx context.Context, id string) (store.Client, error) {
 	now := c.now()
 	c.mu.Lock()
-	if el, ok := c.items[id]; ok {
-		e := el.Value.(*entry)
-		fresh := now.Sub(e.verified) < c.cfg.StaleTTL
+	if e, ok := c.items[id]; ok {
+		fresh := e.age(now) < c.cfg.StaleTTL
 		if e.missing {
-			fresh = now.Sub(e.verified) < c.cfg.NegativeTTL
+			fresh = e.age(now) < c.cfg.NegativeTTL
 		}
 		if fresh {
-			c.lru.MoveToFront(el)
+			c.toFront(e)
 			c.hits++
 			c.mu.Unlock()
 			if e.missing {
 				return store.Client{}, store.ErrNotFound
 			}
-			return e.client, nil
+			return decode(e.enc), nil
 		}
 	}
 	c.misses++
@@ -156,9 +174,9 @@ func (c *Cache) ClientByID(ctx context.Context, id string) (store.Client, error)
 		if !f.stale {
 			switch {
 			case f.err == nil:
-				c.put(&entry{id: id, client: c.trim(id, f.client), verified: now})
+				c.put(newEntry(id, f.client, now))
 			case errors.Is(f.err, store.ErrNotFound):
-				c.put(&entry{id: id, missing: true, verified: now})
+				c.put(&entry{id: strings.Clone(id), missing: true, verified: now.UnixNano()})
 			}
 		}
 		c.mu.Unlock()
@@ -176,102 +194,45 @@ func (c *Cache) ClientByID(ctx context.Context, id string) (store.Client, error)
 	return f.client, nil
 }
 
-// trim keeps what the token path needs, so that a full cache stays small:
-// the active secrets, with their sealed copies when the client may sign
-// client_secret_jwt assertions with them (opened only in memory to verify
-// one), and the registered public keys; bookkeeping times, the name and the
-// description are dropped. Strings that many clients share (organization,
-// auth method, scopes, audience, key-encryption key, status) are interned,
-// and the client id is the cache key's own string: a full cache is most of
-// keyward's heap (TestCacheEntrySize). An entry stays bounded: a client
-// holds at most store.MaxSecretsPerClient secrets and store.MaxKeysPerClient
-// keys. c.mu must be held.
-func (c *Cache) trim(id string, cl store.Client) store.Client {
-	cl.ID = id
-	cl.OrganizationID = c.intern(cl.OrganizationID)
-	cl.AuthMethod = c.intern(cl.AuthMethod)
-	cl.Scopes = c.internAll(cl.Scopes)
-	cl.Audience = c.internAll(cl.Audience)
-	secrets := make([]store.Secret, 0, len(cl.Secrets))
-	for _, s := range cl.Secrets {
-		if s.Status != store.SecretActive {
-			continue // an inactive secret authenticates nothing
-		}
-		t := store.Secret{ID: s.ID, ClientID: id, Hash: s.Hash, KEKID: c.intern(s.KEKID), Status: store.SecretActive}
-		if cl.AuthMethod == store.AuthClientSecret {
-			t.Sealed = s.Sealed
-		}
-		secrets = append(secrets, t)
-	}
-	cl.Secrets = secrets
-	var keys []store.ClientKey
-	if len(cl.Keys) > 0 {
-		keys = make([]store.ClientKey, 0, len(cl.Keys))
-	}
-	for _, k := range cl.Keys {
-		keys = append(keys, store.ClientKey{ID: k.ID, ClientID: id, Alg: c.intern(k.Alg), PublicJWK: k.PublicJWK,
-			Thumbprint: k.Thumbprint, JWKKID: k.JWKKID})
-	}
-	cl.Keys = keys
-	cl.Name, cl.Description = "", ""
-	cl.ClientSigned.IssuerAliases = slices.Clone(cl.ClientSigned.IssuerAliases)
-	return cl
-}
-
-// maxInterned bounds the interned strings; past it the table starts over
-// (entries keep the strings they hold, later ones share new copies).
-const maxInterned = 10_000
-
-// intern returns the copy of s the cache's entries share. c.mu must be held.
-func (c *Cache) intern(s string) string {
-	if v, ok := c.interned[s]; ok {
-		return v
-	}
-	if len(c.interned) >= maxInterned {
-		clear(c.interned)
-	}
-	c.interned[s] = s
-	return s
-}
-
-// internAll interns every string of ss, in place: ss is the loaded
-// client's, which its callers read only after the load completes (the
-// flight's done channel closes after the entry is put). c.mu must be held.
-func (c *Cache) internAll(ss []string) []string {
-	for i, s := range ss {
-		ss[i] = c.intern(s)
-	}
-	return ss
-}
-
 // put adds or replaces an entry and evicts the least recently used ones
 // beyond the bound. c.mu must be held.
 func (c *Cache) put(e *entry) {
-	if el, ok := c.items[e.id]; ok {
-		c.unindex(el.Value.(*entry))
-		el.Value = e
-		c.index(e)
-		c.lru.MoveToFront(el)
-		return
+	if old, ok := c.items[e.id]; ok {
+		c.remove(old)
 	}
-	c.items[e.id] = c.lru.PushFront(e)
+	c.items[e.id] = e
+	c.toFront(e)
 	c.index(e)
-	for c.lru.Len() > c.cfg.Size {
-		c.remove(c.lru.Back())
+	for len(c.items) > c.cfg.Size {
+		c.remove(c.lru.prev)
 	}
 }
 
+// toFront makes e, listed or not, the most recently used entry. c.mu must
+// be held.
+func (c *Cache) toFront(e *entry) {
+	if c.lru.next == nil { // the empty list, before its first entry
+		c.lru.next, c.lru.prev = &c.lru, &c.lru
+	}
+	if e.prev != nil {
+		e.prev.next, e.next.prev = e.next, e.prev
+	}
+	e.prev, e.next = &c.lru, c.lru.next
+	c.lru.next.prev = e
+	c.lru.next = e
+}
+
 // remove drops an entry and its aliases. c.mu must be held.
-func (c *Cache) remove(el *list.Element) {
-	e := el.Value.(*entry)
-	c.lru.Remove(el)
+func (c *Cache) remove(e *entry) {
+	e.prev.next, e.next.prev = e.next, e.prev
+	e.prev, e.next = nil, nil
 	delete(c.items, e.id)
 	c.unindex(e)
 }
 
 // index adds the issuer aliases of e's client. c.mu must be held.
 func (c *Cache) index(e *entry) {
-	for _, a := range e.client.ClientSigned.IssuerAliases {
+	for _, a := range e.issuerAliases() {
 		c.aliases[a] = e.id
 		delete(c.unknownIssuers, a)
 	}
@@ -279,7 +240,7 @@ func (c *Cache) index(e *entry) {
 
 // unindex removes the issuer aliases of e's client. c.mu must be held.
 func (c *Cache) unindex(e *entry) {
-	for _, a := range e.client.ClientSigned.IssuerAliases {
+	for _, a := range e.issuerAliases() {
 		if c.aliases[a] == e.id {
 			delete(c.aliases, a)
 		}
@@ -291,8 +252,8 @@ func (c *Cache) unindex(e *entry) {
 // issuers known to name no client are forgotten too.
 func (c *Cache) Invalidate(id string) {
 	c.mu.Lock()
-	if el, ok := c.items[id]; ok {
-		c.remove(el)
+	if e, ok := c.items[id]; ok {
+		c.remove(e)
 	}
 	if f := c.flights[id]; f != nil {
 		f.stale = true
@@ -321,7 +282,7 @@ func (c *Cache) ClientByIssuer(ctx context.Context, iss string) (store.Client, e
 	now := c.now()
 	c.mu.Lock()
 	id := ""
-	if el, ok := c.items[iss]; ok && !el.Value.(*entry).missing {
+	if e, ok := c.items[iss]; ok && !e.missing {
 		id = iss
 	} else if owner, ok := c.aliases[iss]; ok {
 		id = owner
@@ -393,7 +354,7 @@ func (c *Cache) lookupIssuer(ctx context.Context, iss string, now time.Time) (st
 func (c *Cache) Len() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.lru.Len()
+	return len(c.items)
 }
 
 // Stats returns the hits and misses so far.
@@ -437,9 +398,9 @@ const checkBatch = 5000
 func (c *Cache) Check(ctx context.Context) error {
 	c.mu.Lock()
 	versions := make(map[string]int64, len(c.items))
-	for id, el := range c.items {
-		if e := el.Value.(*entry); !e.missing {
-			versions[id] = e.client.Version
+	for id, e := range c.items {
+		if !e.missing {
+			versions[id] = e.version
 		}
 	}
 	c.mu.Unlock()
@@ -456,18 +417,17 @@ func (c *Cache) Check(ctx context.Context) error {
 		}
 		c.mu.Lock()
 		for _, id := range batch {
-			el, ok := c.items[id]
+			e, ok := c.items[id]
 			if !ok {
 				continue
 			}
-			e := el.Value.(*entry)
-			if v, exists := current[id]; !exists || v != e.client.Version || e.missing {
+			if v, exists := current[id]; !exists || v != e.version || e.missing {
 				if !e.missing || exists {
-					c.remove(el)
+					c.remove(e)
 				}
 				continue
 			}
-			e.verified = now
+			e.verified = now.UnixNano()
 		}
 		c.mu.Unlock()
 	}

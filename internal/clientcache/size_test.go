@@ -66,7 +66,7 @@ func TestCacheEntrySize(t *testing.T) {
 	per := float64(heap()-before) / n
 	runtime.KeepAlive(c)
 	t.Logf("%.0f bytes of heap a cached client", per)
-	if per > 1000 {
-		t.Errorf("a cached client costs %.0f bytes of heap, want at most 1,000", per)
+	if per > 500 {
+		t.Errorf("a cached client costs %.0f bytes of heap, want at most 500", per)
 	}
 }
