@@ -2,9 +2,9 @@
 # scripts/soak.sh [-d 5m] [-c 24]: three keyward replicas on one database under mixed load at
 # saturation (token requests verified by caching verifiers, JWKS fetches, admin writes), with one
 # signing-key rotation and one PostgreSQL restart along the way. Prints requests, 5xx answers
-# inside and outside the deliberate outage, acknowledged writes lost, unknown kids, and each
-# replica's RSS and goroutines at the start and the end, and every minute in between. A script,
-# not a timed test.
+# inside and outside the deliberate outage (in all and by endpoint: token, JWKS, create client),
+# acknowledged writes lost, unknown kids, and each replica's RSS and goroutines at the start and
+# the end, and every minute in between. A script, not a timed test.
 #
 # Provisions PostgreSQL like scripts/dev.sh (a private cluster it can restart; it refuses
 # KEYWARD_DATABASE_URL, whose server is not its to restart), uses a fresh database keyward_soak,

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math/big"
 	"math/rand/v2"
 	"net/http"
@@ -35,7 +36,7 @@ type soakOptions struct {
 }
 
 // soakStats counts what happened; 5xx answers are split into those inside
-// the deliberate outage window and those outside it.
+// the deliberate outage window and those outside it, and each by endpoint.
 type soakStats struct {
 	requests       atomic.Int64
 	tokens         atomic.Int64
@@ -49,6 +50,8 @@ type soakStats struct {
 	transportError atomic.Int64
 
 	mu           sync.Mutex
+	by5xxIn      map[string]int64 // by what was asked: token, JWKS, create client
+	by5xxOut     map[string]int64
 	outageStart  time.Time
 	outageEnd    time.Time // zero while it lasts
 	firstFailure string
@@ -77,10 +80,17 @@ func (s *soakStats) status(code int, started time.Time, grace time.Duration, wha
 	s.requests.Add(1)
 	switch {
 	case code >= 500:
-		if s.inOutage(started, grace) {
+		in := s.inOutage(started, grace)
+		s.mu.Lock()
+		if in {
 			s.status5xxIn.Add(1)
+			s.by5xxIn[what]++
 		} else {
 			s.status5xxOut.Add(1)
+			s.by5xxOut[what]++
+		}
+		s.mu.Unlock()
+		if !in {
 			s.note(fmt.Sprintf("%s answered %d outside the outage", what, code))
 		}
 	case code >= 400 && code != http.StatusTooManyRequests:
@@ -199,7 +209,7 @@ func soak(ctx context.Context, out io.Writer, o soakOptions) error {
 		creds = append(creds, cred{c.Client.ClientID, c.PlainSecret})
 	}
 
-	st := &soakStats{}
+	st := &soakStats{by5xxIn: map[string]int64{}, by5xxOut: map[string]int64{}}
 	verifiers := make([]*verifier, len(o.urls))
 	for i, u := range o.urls {
 		verifiers[i] = &verifier{url: u, hc: hc, interval: o.verifierRefetchInterval}
@@ -394,11 +404,15 @@ func soak(ctx context.Context, out io.Writer, o soakOptions) error {
 			lost++
 		}
 	}
+	st.mu.Lock()
+	by5xxIn, by5xxOut := maps.Clone(st.by5xxIn), maps.Clone(st.by5xxOut)
+	st.mu.Unlock()
 	res := map[string]any{
 		"scenario": "soak", "seconds": time.Since(start).Seconds(), "replicas": len(o.urls),
 		"requests": st.requests.Load(), "tokens": st.tokens.Load(), "jwks": st.jwks.Load(), "admin_writes": st.writes.Load(),
 		"acknowledged_writes": len(acked), "lost_writes": lost,
 		"5xx_outside_outage": st.status5xxOut.Load(), "5xx_during_outage": st.status5xxIn.Load(),
+		"5xx_outside_outage_by_endpoint": by5xxOut, "5xx_during_outage_by_endpoint": by5xxIn,
 		"other_4xx": st.otherErrors.Load(), "transport_errors": st.transportError.Load(),
 		"unknown_kid": st.unknownKid.Load(), "bad_signature": st.badSignature.Load(), "events": events,
 	}
