@@ -144,7 +144,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	var wg sync.WaitGroup
 	wg.Go(func() { km.Run(bg, cfg.KeyReloadInterval) })
 	wg.Go(func() { usage.Run(bg, lastUsedFlushInterval) })
-	wg.Go(func() { st.Listen(bg, log, clients, store.ChannelClients) })
+	listening := &firstResync{Listener: clients, done: make(chan struct{})}
+	wg.Go(func() { st.Listen(bg, log, listening, store.ChannelClients) })
 	wg.Go(func() { clients.Run(bg) })
 	wg.Go(func() { purgeExpired(bg, st, log) })
 	wg.Go(func() { failures.Run(bg, time.Second, time.Now) })
@@ -153,6 +154,18 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		wg.Wait()
 	}()
 
+	// Serve once change notifications are listened for: the clients the
+	// first requests cache then miss no change, and no load of theirs is
+	// thrown away by the first Resync.
+	select {
+	case <-listening.done:
+	case <-time.After(listenWait):
+		log.Warn("serving before change notifications are listened for; cached clients are checked every "+
+			clientCheckInterval.String()+" meanwhile", "waited", listenWait.String())
+	case <-ctx.Done():
+		ln.Close()
+		return nil
+	}
 	log.Info("keyward is listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer,
 		"signing_kid", km.ActiveKID(), "version", versionString(), "signer", signer.Description(), "memory_limit_bytes", memLimit)
 	served := make(chan error, 1)
@@ -169,6 +182,24 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		log.Warn("shutdown did not finish in time", "err", err)
 	}
 	return nil
+}
+
+// listenWait bounds how long serve waits for change notifications before it
+// serves: the database answered moments ago, so this is only for a
+// database that went away since.
+const listenWait = 5 * time.Second
+
+// firstResync is a store.Listener that closes done once listening has
+// started for the first time.
+type firstResync struct {
+	store.Listener
+	once sync.Once
+	done chan struct{}
+}
+
+func (f *firstResync) Resync() {
+	f.Listener.Resync()
+	f.once.Do(func() { close(f.done) })
 }
 
 // purgeInterval is how often a replica deletes the assertion jtis and
