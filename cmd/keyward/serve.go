@@ -144,8 +144,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	var wg sync.WaitGroup
 	wg.Go(func() { km.Run(bg, cfg.KeyReloadInterval) })
 	wg.Go(func() { usage.Run(bg, lastUsedFlushInterval) })
-	listening := &firstResync{Listener: clients, done: make(chan struct{})}
-	wg.Go(func() { st.Listen(bg, log, listening, store.ChannelClients) })
+	listener, listening := store.FirstResync(clients)
+	wg.Go(func() { st.Listen(bg, log, listener, store.ChannelClients) })
 	wg.Go(func() { clients.Run(bg) })
 	wg.Go(func() { purgeExpired(bg, st, log) })
 	wg.Go(func() { failures.Run(bg, time.Second, time.Now) })
@@ -158,7 +158,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	// first requests cache then miss no change, and no load of theirs is
 	// thrown away by the first Resync.
 	select {
-	case <-listening.done:
+	case <-listening:
 	case <-time.After(listenWait):
 		log.Warn("serving before change notifications are listened for; cached clients are checked every "+
 			clientCheckInterval.String()+" meanwhile", "waited", listenWait.String())
@@ -188,19 +188,6 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 // serves: the database answered moments ago, so this is only for a
 // database that went away since.
 const listenWait = 5 * time.Second
-
-// firstResync is a store.Listener that closes done once listening has
-// started for the first time.
-type firstResync struct {
-	store.Listener
-	once sync.Once
-	done chan struct{}
-}
-
-func (f *firstResync) Resync() {
-	f.Listener.Resync()
-	f.once.Do(func() { close(f.done) })
-}
 
 // purgeInterval is how often a replica deletes the assertion jtis and
 // revoked token jtis that have expired; every replica does, harmlessly.

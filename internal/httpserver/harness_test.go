@@ -148,7 +148,7 @@ func newTestServerWith(t *testing.T, o serverOptions) *testServer {
 	clients := clientcache.New(st, clientcache.Config{Size: 1000, NegativeTTL: 5 * time.Second, StaleTTL: 5 * time.Minute, CheckInterval: time.Minute}, clock.Now, log)
 	listenCtx, stopListening := context.WithCancel(context.Background())
 	listening := make(chan struct{})
-	synced := &firstResync{Listener: clients, done: make(chan struct{})}
+	synced, syncedDone := store.FirstResync(clients)
 	go func() {
 		defer close(listening)
 		st.Listen(listenCtx, log, synced, store.ChannelClients)
@@ -159,7 +159,7 @@ func newTestServerWith(t *testing.T, o serverOptions) *testServer {
 	})
 	// Tests start once the replica listens, as a served replica would.
 	select {
-	case <-synced.done:
+	case <-syncedDone:
 	case <-time.After(30 * time.Second):
 		t.Fatal("the test server's cache did not start listening within 30 s")
 	}
@@ -331,17 +331,4 @@ func (ts *testServer) createClient(t *testing.T, tok, org string, fields map[str
 	}
 	m := r.JSON(t)
 	return m["client"].(map[string]any)["client_id"].(string), m["plain_secret"].(string)
-}
-
-// firstResync passes notifications on and closes done once listening has
-// started (and the cache has resynced).
-type firstResync struct {
-	store.Listener
-	once sync.Once
-	done chan struct{}
-}
-
-func (f *firstResync) Resync() {
-	f.Listener.Resync()
-	f.once.Do(func() { close(f.done) })
 }

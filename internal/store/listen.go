@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 )
 
@@ -22,6 +23,26 @@ type Listener interface {
 	// while nobody listened are lost, so what they would have said must be
 	// found out another way.
 	Resync()
+}
+
+// FirstResync returns a Listener that hands everything to l and a channel
+// that closes once listening has started for the first time (after l's
+// first Resync): a replica serves only then, so that no client it caches
+// misses a change.
+func FirstResync(l Listener) (Listener, <-chan struct{}) {
+	f := &firstResync{Listener: l, done: make(chan struct{})}
+	return f, f.done
+}
+
+type firstResync struct {
+	Listener
+	once sync.Once
+	done chan struct{}
+}
+
+func (f *firstResync) Resync() {
+	f.Listener.Resync()
+	f.once.Do(func() { close(f.done) })
 }
 
 // Listen holds a connection that LISTENs on channels and hands every
